@@ -1,0 +1,50 @@
+# kconsume: every target sets up .venv first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: setup demo demo-headless test test-unit test-integration lint format bench broker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup  ## the demo on the embedded broker
+	$(VENV)/bin/kconsume demo --headless $(ARGS)
+
+demo-headless: setup
+	$(VENV)/bin/kconsume demo --headless $(ARGS)
+
+test: setup  ## the whole suite: unit, property, integration (real broker)
+	$(PY) -m pytest $(ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(ARGS)
+
+test-integration: setup
+	$(PY) -m pytest tests/integration $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff format --check kconsume tests bench
+	$(VENV)/bin/ruff check kconsume tests bench
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format kconsume tests bench
+	$(VENV)/bin/ruff check --fix kconsume tests bench
+
+bench: setup  ## throughput ratios against a raw aiokafka loop, same run
+	$(PY) bench/run.py $(ARGS)
+
+broker: setup
+	$(VENV)/bin/kconsume broker $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -1,0 +1,275 @@
+"""App: ties transport, consumer, conductor, fetcher and streams together.
+
+app = App("kafka://localhost:9092", group_id="orders-audit")
+
+@app.agent("orders", value="json")
+async def audit(stream):
+    async for event in stream:
+        print(event.offset, event.value["total"])
+
+asyncio.run(app.run())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from .codecs import Codec, codec
+from .conductor import Conductor
+from .consumer import DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
+from .events import EventBus
+from .fetcher import Fetcher
+from .snapshot import EngineSnapshot, take_snapshot
+from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
+from .transport.aiokafka import AIOKafkaTransport
+from .transport.base import KConsumeError, Transport
+from .types import TP
+
+__all__ = ["Agent", "App"]
+
+log = logging.getLogger(__name__)
+
+AgentFun = Callable[[Stream], Awaitable[None]]
+
+
+class Agent:
+    """A coroutine function run over one stream while the app runs."""
+
+    def __init__(self, fun: AgentFun, stream: Stream) -> None:
+        self.fun = fun
+        self.stream = stream
+        self.name = stream.name
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.name}>"
+
+
+class App:
+    """A kconsume application: streams over topics, consumed by one engine.
+
+    ``broker`` is a ``kafka://host:port[,host:port]`` URL.  Without ``group_id``
+    the app only observes: it reads every partition (or ``partitions``) from
+    ``auto_offset_reset`` and never commits.  ``transport`` replaces the Kafka
+    transport (unit tests pass an in-process fake).  Other keyword arguments are
+    transport settings (SSL, SASL, aiokafka tuning).
+    """
+
+    def __init__(
+        self,
+        broker: str = "kafka://localhost:9092",
+        *,
+        group_id: str | None = None,
+        client_id: str = "kconsume",
+        auto_offset_reset: str = "earliest",
+        partitions: Iterable[int] | None = None,
+        commit_interval: float | None = None,
+        commit_livelock_soft_timeout: float | None = None,
+        revoke_drain_timeout: float | None = None,
+        stop_drain_timeout: float = DEFAULT_STOP_DRAIN_TIMEOUT,
+        stream_buffer_maxsize: int = DEFAULT_BUFFER_MAXSIZE,
+        transport: Transport | None = None,
+        **transport_settings: Any,
+    ) -> None:
+        self.events = EventBus()
+        self.stream_buffer_maxsize = stream_buffer_maxsize
+        self.stop_drain_timeout = stop_drain_timeout
+        if transport is None:
+            transport = AIOKafkaTransport(
+                broker,
+                group_id=group_id,
+                client_id=client_id,
+                auto_offset_reset=auto_offset_reset,
+                partitions=list(partitions) if partitions is not None else None,
+                **transport_settings,
+            )
+        transport.app = self
+        self.transport = transport
+        self.conductor = Conductor(self)
+        self.consumer: Consumer = transport.create_consumer(
+            self.conductor.on_message,
+            self._on_partitions_revoked,
+            self._on_partitions_assigned,
+            commit_interval=commit_interval,
+            commit_livelock_soft_timeout=commit_livelock_soft_timeout,
+            revoke_drain_timeout=revoke_drain_timeout,
+            events=self.events,
+        )
+        self.fetcher = Fetcher(self)
+        self.agents: list[Agent] = []
+        self._agent_tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stopping: asyncio.Event | None = None
+        self._crash_reason: BaseException | None = None
+
+    # -- declaring streams ---------------------------------------------------
+
+    def stream(
+        self,
+        *topics: str,
+        key: str | Codec | None = "raw",
+        value: str | Codec | None = "raw",
+        name: str | None = None,
+        maxsize: int | None = None,
+    ) -> Stream:
+        """Declare a stream over ``topics`` decoded with the ``key``/``value`` codecs."""
+        if self._started:
+            raise KConsumeError("declare streams before the app starts")
+        taken = {s.name for s in self.conductor.streams}
+        if name is None:
+            base = "+".join(topics)
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}#{n}"
+        elif name in taken:
+            raise KConsumeError(f"a stream named {name!r} exists already")
+        stream = Stream(
+            self.consumer,
+            topics,
+            name=name,
+            key_codec=codec(key),
+            value_codec=codec(value),
+            maxsize=maxsize or self.stream_buffer_maxsize,
+        )
+        self.conductor.add(stream)
+        return stream
+
+    def agent(
+        self,
+        *topics: str,
+        key: str | Codec | None = "raw",
+        value: str | Codec | None = "raw",
+        name: str | None = None,
+        maxsize: int | None = None,
+    ) -> Callable[[AgentFun], AgentFun]:
+        """Decorator: run ``async def fun(stream)`` over a new stream while the app runs."""
+
+        def register(fun: AgentFun) -> AgentFun:
+            stream = self.stream(
+                *topics, key=key, value=value, name=name or fun.__name__, maxsize=maxsize
+            )
+            self.agents.append(Agent(fun, stream))
+            return fun
+
+        return register
+
+    # -- running -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, subscribe, and start fetching, committing and the agents."""
+        if self._started:
+            return
+        topics = self.conductor.topics
+        if not topics:
+            raise KConsumeError("no streams declared: nothing to consume")
+        self._stopping = asyncio.Event()
+        await self.consumer.start(topics)
+        self._started = True
+        self.fetcher.start()
+        for agent in self.agents:
+            task = asyncio.create_task(self._run_agent(agent), name=f"kconsume-agent-{agent.name}")
+            self._agent_tasks.append(task)
+
+    async def _run_agent(self, agent: Agent) -> None:
+        try:
+            await agent.fun(agent.stream)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("agent %s failed", agent.name)
+            await self.consumer.on_task_error(exc)
+            self.crash(exc)
+
+    def crash(self, exc: BaseException) -> None:
+        """Stop the app because of ``exc``; ``run()`` re-raises it."""
+        if self._crash_reason is None:
+            self._crash_reason = exc
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Ask ``run()`` to stop (safe from signal handlers and callbacks)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def wait_stopping(self) -> None:
+        """Wait until a stop was requested (by ``request_stop`` or a crash)."""
+        if self._stopping is None:
+            raise KConsumeError("the app is not started")
+        await self._stopping.wait()
+
+    async def stop(self) -> None:
+        """Stop fetching, let streams finish their current messages, commit, disconnect.
+
+        Buffered messages that no stream started are dropped uncommitted, so they
+        are fetched again next time.
+        """
+        if not self._started:
+            return
+        self._started = False
+        await self.fetcher.on_stop()
+        self.conductor.drop_buffered()
+        if not await self.consumer.wait_empty(self.stop_drain_timeout):
+            # Interrupted, not finished: whatever ack the cancellation causes must not count.
+            held = [s.current.message for s in self.conductor.streams if s.current is not None]
+            log.warning(
+                "stopping while %s still being processed; they stay uncommitted",
+                ", ".join(f"{m.tp}@{m.offset}" for m in held) or "messages are",
+            )
+            for message in held:
+                self.consumer.drop(message)
+        for stream in self.conductor.streams:
+            stream.stop()
+        tasks, self._agent_tasks = self._agent_tasks, []
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.consumer.on_stop()
+
+    async def run(self) -> None:
+        """Start, run until a stop is requested or a task crashes, then stop."""
+        await self.start()
+        try:
+            await self.wait_stopping()
+        finally:
+            await self.stop()
+        if self._crash_reason is not None:
+            raise self._crash_reason
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- observing ---------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        """The engine's state now: per partition and per stream (cheap; poll it)."""
+        consumer = self.consumer
+        driver = consumer.driver
+        now = time.monotonic()
+        return take_snapshot(
+            states=consumer.partition_states(),
+            streams=(s.snapshot(now) for s in self.conductor.streams),
+            group_id=consumer.group_id,
+            generation=driver.generation,
+            member_id=driver.member_id,
+            rebalancing=consumer.rebalancing,
+            delivered_total=consumer.delivered_total,
+        )
+
+    async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await self.conductor.on_partitions_revoked(revoked)
+
+    async def _on_partitions_assigned(self, assigned: set[TP]) -> None:
+        await self.conductor.on_partitions_assigned(assigned)

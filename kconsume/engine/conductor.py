@@ -1,0 +1,136 @@
+"""Conductor: routes every delivered message to the streams subscribed to its topic.
+
+For each topic it keeps a delivery plan: the subscribed streams grouped by their
+(key codec, value codec) pair.  A message is decoded once per group, and the one
+Event is shared by every stream of the group.  The message's refcount is set to the
+number of subscribed streams before any stream can see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .events import DecodeError
+from .stream import Stream
+from .types import TP, Event, Message
+
+if TYPE_CHECKING:
+    from .app import App
+
+__all__ = ["Conductor"]
+
+
+@dataclass(slots=True, frozen=True)
+class _CodecGroup:
+    decode_key: Callable[[bytes | None], Any]
+    decode_value: Callable[[bytes | None], Any]
+    streams: tuple[Stream, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class _Plan:
+    refcount: int
+    groups: tuple[_CodecGroup, ...]
+
+
+class Conductor:
+    """Forwards messages from the Consumer to Streams.  Created by the App."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._streams: list[Stream] = []
+        self._plans: dict[str, _Plan] = {}
+
+    @property
+    def streams(self) -> tuple[Stream, ...]:
+        return tuple(self._streams)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self._plans)
+
+    def add(self, stream: Stream) -> None:
+        """Subscribe a stream to its topics.  Caller: ``App.stream``."""
+        self._streams.append(stream)
+        self._rebuild_plans()
+
+    def _rebuild_plans(self) -> None:
+        by_topic: dict[str, dict[tuple[int, int], list[Stream]]] = {}
+        for stream in self._streams:
+            for topic in stream.topics:
+                key = (id(stream.key_codec), id(stream.value_codec))
+                by_topic.setdefault(topic, {}).setdefault(key, []).append(stream)
+        self._plans = {}
+        for topic, groups in by_topic.items():
+            plan_groups = tuple(
+                _CodecGroup(s[0].key_codec.decode, s[0].value_codec.decode, tuple(s))
+                for s in groups.values()
+            )
+            self._plans[topic] = _Plan(sum(len(g.streams) for g in plan_groups), plan_groups)
+
+    async def on_message(self, message: Message) -> None:
+        """Deliver one message.  Caller: the Consumer, for every record it fetches.
+
+        Never awaits: the whole delivery happens before any stream can run.
+        """
+        plan = self._plans.get(message.topic)
+        if plan is None:  # no stream reads this topic: nothing to wait for
+            self.app.consumer.ack(message)
+            return
+        message.refcount = plan.refcount
+        for group in plan.groups:
+            try:
+                event = Event(
+                    message, group.decode_key(message.key), group.decode_value(message.value)
+                )
+            except Exception as exc:
+                self._on_decode_error(message, group.streams, exc)
+                continue
+            for stream in group.streams:
+                stream.put(event)
+
+    def _on_decode_error(
+        self, message: Message, streams: tuple[Stream, ...], exc: Exception
+    ) -> None:
+        """Skip the message for these streams: count it, report it, release their references."""
+        for stream in streams:
+            stream.decode_errors += 1
+        message.refcount -= len(streams)
+        self.app.events.publish(
+            DecodeError(
+                tp=message.tp,
+                offset=message.offset,
+                streams=tuple(s.name for s in streams),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        )
+        if message.refcount <= 0:
+            self.app.consumer.ack(message)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Drop revoked partitions' buffered events.  Caller: the Consumer, via the App."""
+        self.drop_buffered(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP]) -> None:
+        """New partitions of a stream whose buffer is full start paused."""
+        for stream in self._streams:
+            if stream.paused:
+                tps = [tp for tp in assigned if tp.topic in stream.topics]
+                self.app.consumer.pause_partitions(tps, stream.name)
+
+    def drop_buffered(self, tps: set[TP] | None = None) -> int:
+        """Remove buffered (not started) events of ``tps`` (all if None) from every stream.
+
+        Their messages stay uncommitted, to be fetched again.  Returns how many events
+        were removed.
+        """
+        consumer = self.app.consumer
+        removed = 0
+        for stream in self._streams:
+            events = stream.purge(tps if tps is not None else set(consumer.assignment()))
+            removed += len(events)
+            for event in events:
+                consumer.drop(event.message)
+        return removed

@@ -1,0 +1,537 @@
+"""The Consumer: delivers every fetched record to its callback and owns the commit state.
+
+Responsibilities (after Faust's ``faust.transport.consumer.Consumer``):
+
+* holds the transport that created it, and the app through ``transport.app``;
+* calls its callback (normally ``Conductor.on_message``) for every record;
+* tracks every delivered message per topic-partition until it is acked;
+* commits, from a background routine every ``commit_interval`` seconds, each
+  partition's oldest in-flight offset (or its delivered end when nothing is in
+  flight), and warns when a partition's commit stops advancing.
+
+The per-message path (:meth:`_deliver_batch`, :meth:`track_message`, :meth:`ack`)
+creates no tasks and takes no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any
+
+from .events import (
+    CommitCompleted,
+    CommitFailed,
+    CommitStarted,
+    EventBus,
+    LivelockCleared,
+    LivelockWarning,
+    PartitionsAssigned,
+    PartitionsRevoked,
+    RebalanceStarted,
+    RevokeDrainTimeout,
+)
+from .offsets import PartitionState
+from .transport.base import MessageCallback, PartitionsCallback, RecordLike
+from .types import TP, Message
+
+if TYPE_CHECKING:
+    from .transport.base import Transport
+
+__all__ = ["Consumer"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COMMIT_INTERVAL = 2.8
+DEFAULT_COMMIT_LIVELOCK_SOFT_TIMEOUT = 60.0
+DEFAULT_REVOKE_DRAIN_TIMEOUT = 10.0
+DEFAULT_STOP_DRAIN_TIMEOUT = 10.0
+
+
+class Consumer:
+    """Base consumer: delivery, ack bookkeeping, commits and livelock warnings.
+
+    Created by ``Transport.create_consumer``; the transport also creates the
+    driver (the Kafka client) this consumer drives.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        callback: MessageCallback,
+        on_partitions_revoked: PartitionsCallback,
+        on_partitions_assigned: PartitionsCallback,
+        *,
+        commit_interval: float | None = None,
+        commit_livelock_soft_timeout: float | None = None,
+        revoke_drain_timeout: float | None = None,
+        events: EventBus | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"unexpected consumer settings: {', '.join(sorted(kwargs))}")
+        self.transport = transport
+        self.callback = callback
+        self._on_partitions_revoked_cb = on_partitions_revoked
+        self._on_partitions_assigned_cb = on_partitions_assigned
+        self.commit_interval = commit_interval or DEFAULT_COMMIT_INTERVAL
+        self.commit_livelock_soft_timeout = (
+            commit_livelock_soft_timeout or DEFAULT_COMMIT_LIVELOCK_SOFT_TIMEOUT
+        )
+        self.revoke_drain_timeout = (
+            revoke_drain_timeout
+            if revoke_drain_timeout is not None
+            else DEFAULT_REVOKE_DRAIN_TIMEOUT
+        )
+        app = transport.app
+        self.events = events or (app.events if app is not None else EventBus())
+        self._driver = transport.create_driver(self)
+        #: Tuple of exception types raised when the underlying client is stopped.
+        self.consumer_stopped_errors: tuple[type[BaseException], ...] = self._driver.stopped_errors
+        #: Bookkeeping per assigned partition; replaced on every assignment.
+        self._states: dict[TP, PartitionState] = {}
+        #: Delivered messages neither acked nor dropped, over all partitions.
+        self._live = 0
+        self._settled: asyncio.Event | None = None
+        self._commit_fut: asyncio.Future[bool] | None = None
+        self._commit_task: asyncio.Task[None] | None = None
+        self._rebalancing = False
+        self._stopped = False
+        #: Records fetched and delivered since start (for rates).
+        self.delivered_total = 0
+        #: Records dropped because they arrived for a partition no longer delivered.
+        self.dropped_total = 0
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def app(self) -> Any:
+        return self.transport.app
+
+    @property
+    def driver(self) -> Any:
+        return self._driver
+
+    @property
+    def group_id(self) -> str | None:
+        return self._driver.group_id
+
+    @property
+    def rebalancing(self) -> bool:
+        return self._rebalancing
+
+    @property
+    def unacked(self) -> set[Message]:
+        """Every delivered message not yet acked (including those dropped on revoke)."""
+        return {m for state in self._states.values() for m in state.inflight.values()}
+
+    def assignment(self) -> frozenset[TP]:
+        return frozenset(self._states)
+
+    def partition_states(self) -> Mapping[TP, PartitionState]:
+        """Live view of the per-partition bookkeeping (read-only by convention)."""
+        return self._states
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def start(self, topics: Iterable[str]) -> None:
+        """Start the driver (connect, check topics, subscribe) and the commit routine.
+
+        Caller: ``App.start``.
+        """
+        await self._driver.start(topics)
+        self._commit_task = asyncio.create_task(self._commit_routine(), name="kconsume-commit")
+
+    async def on_stop(self) -> None:
+        """Final commit and driver shutdown.  Caller: ``App.stop``, after streams are drained."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._cancel_commit_task()
+        with contextlib.suppress(*self.consumer_stopped_errors):
+            await self.force_commit()
+        await self._driver.stop()
+
+    def close(self) -> None:
+        """Stop background work without waiting (no final commit).  Safe to call twice."""
+        self._stopped = True
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+
+    async def _cancel_commit_task(self) -> None:
+        task, self._commit_task = self._commit_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def on_task_error(self, exc: BaseException) -> None:
+        """A task of the engine failed: keep what was acked by committing it now."""
+        log.error("engine task failed: %r; committing what is acked", exc)
+        with contextlib.suppress(Exception):
+            await self.force_commit()
+
+    # -- fetching and delivery (per-message path) -----------------------------
+
+    async def getmany(self, timeout: float) -> Mapping[TP, Sequence[RecordLike]]:
+        """One fetch from the driver.  Caller: :meth:`drain_messages`."""
+        return await self._driver.getmany(timeout)
+
+    async def drain_messages(self) -> None:
+        """Fetch and deliver until cancelled.  Caller: the Fetcher's routine."""
+        while not self._stopped:
+            try:
+                batch = await self.getmany(1.0)
+            except self.consumer_stopped_errors:
+                return
+            if batch:
+                await self._deliver_batch(batch)
+
+    async def _deliver_batch(self, batch: Mapping[TP, Sequence[RecordLike]]) -> None:
+        """Track every record of a fetched batch and hand it to the callback."""
+        callback = self.callback
+        states = self._states
+        driver = self._driver
+        now = time.monotonic()
+        for tp, records in batch.items():
+            state = states.get(tp)
+            if state is None or not state.delivering:
+                self.dropped_total += len(records)
+                continue
+            tp = state.tp
+            delivered = 0
+            for record in records:
+                message = Message(
+                    tp,
+                    record.offset,
+                    record.timestamp,
+                    record.key,
+                    record.value,
+                    record.headers,
+                    now,
+                    state,
+                )
+                if not state.track(message):
+                    self.dropped_total += 1
+                    continue
+                self._live += 1
+                state.live += 1
+                delivered += 1
+                await callback(message)
+                if not state.delivering:  # revoked while the callback awaited
+                    break
+            state.highwater = driver.highwater(tp)
+            self.delivered_total += delivered
+
+    def track_message(self, message: Message) -> bool:
+        """Start tracking a message delivered outside :meth:`drain_messages`.
+
+        Caller: code that injects messages (tests, replays).  Returns False if its
+        partition is not assigned or the offset was already delivered.
+        """
+        state = self._states.get(message.tp)
+        if state is None or not state.delivering:
+            return False
+        message.state = state
+        if not state.track(message):
+            return False
+        self._live += 1
+        state.live += 1
+        return True
+
+    def ack(self, message: Message) -> bool:
+        """Mark a message's offset committable.  Caller: ``Stream`` when the refcount hits 0.
+
+        Returns True if this call acked a tracked, in-flight message.  Acks for a
+        revoked assignment, a dropped message or a repeated ack change nothing.
+        """
+        if message.acked:
+            return False
+        message.acked = True
+        state = message.state
+        if state is None or not state.active or not state.ack(message.offset):
+            return False
+        state.live -= 1
+        self._live -= 1
+        if self._settled is not None and (self._live == 0 or state.draining):
+            self._settled.set()
+        return True
+
+    def drop(self, message: Message) -> None:
+        """Give up on a delivered message without acking it (it stays uncommitted).
+
+        Caller: the Conductor, when a revoke or stop removes it from stream buffers.
+        The message keeps holding its partition's commit back, so it is fetched again
+        by whoever consumes the partition next.
+        """
+        state = message.state
+        if (
+            state is None
+            or not state.active
+            or message.acked
+            or message.offset not in state.inflight
+        ):
+            return
+        message.state = None
+        state.live -= 1
+        self._live -= 1
+        if self._settled is not None:
+            self._settled.set()
+
+    # -- flow control -------------------------------------------------------
+
+    def pause_partitions(self, tps: Iterable[TP], reason: str) -> None:
+        """Pause fetching ``tps`` for ``reason`` (a stream name, or "user").
+
+        Caller: a Stream whose buffer is full, or the dashboard.  A partition is
+        fetched again once every reason that paused it is gone.
+        """
+        newly: list[TP] = []
+        for tp in tps:
+            state = self._states.get(tp)
+            if state is None:
+                continue
+            if not state.paused_by:
+                newly.append(tp)
+            state.paused_by.add(reason)
+        if newly:
+            self._driver.pause(newly)
+
+    def resume_partitions(self, tps: Iterable[TP], reason: str) -> None:
+        """Undo :meth:`pause_partitions` for ``reason``."""
+        freed: list[TP] = []
+        for tp in tps:
+            state = self._states.get(tp)
+            if state is None or reason not in state.paused_by:
+                continue
+            state.paused_by.discard(reason)
+            if not state.paused_by:
+                freed.append(tp)
+        if freed:
+            self._driver.resume(freed)
+
+    # -- waiting --------------------------------------------------------------
+
+    async def wait_empty(self, timeout: float | None = None) -> bool:
+        """Wait until every delivered message that was not dropped is acked.
+
+        Returns False if ``timeout`` passed first.
+        """
+        return await self._wait_until(lambda: self._live == 0, timeout)
+
+    async def _wait_until(self, condition: Callable[[], bool], timeout: float | None) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not condition():
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._settled = settled = asyncio.Event()
+            try:
+                await asyncio.wait_for(settled.wait(), remaining)
+            except TimeoutError:
+                return condition()
+            finally:
+                self._settled = None
+        return True
+
+    # -- rebalances -----------------------------------------------------------
+
+    async def on_rebalance_started(self) -> None:
+        """Caller: the driver, before it revokes anything."""
+        self._rebalancing = True
+        self.events.publish(RebalanceStarted())
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Stop delivering, drain what streams are processing, commit, forget.
+
+        Caller: the driver during a rebalance (before the group reassigns).
+        """
+        self._rebalancing = True
+        states = [self._states[tp] for tp in revoked if tp in self._states]
+        for state in states:
+            state.delivering = False
+            state.draining = True
+        # The app drops the partitions' messages that no stream has started.
+        await self._on_partitions_revoked_cb(set(revoked))
+        drained = await self._wait_until(
+            lambda: all(state.live == 0 for state in states), self.revoke_drain_timeout
+        )
+        if states and self.group_id is not None:
+            with contextlib.suppress(*self.consumer_stopped_errors):
+                await self.force_commit({state.tp for state in states})
+        if not drained:
+            held = {
+                state.tp: tuple(m.offset for m in state.inflight.values() if m.state is state)
+                for state in states
+                if state.live
+            }
+            log.warning("revoke drain timed out; still held: %s", held)
+            self.events.publish(RevokeDrainTimeout(held=held, timeout=self.revoke_drain_timeout))
+        for state in states:
+            state.active = False
+            state.draining = False
+            self._live -= state.live
+            state.live = 0
+            del self._states[state.tp]
+        self.events.publish(PartitionsRevoked(tps=frozenset(revoked)))
+
+    async def on_partitions_assigned(self, assigned: set[TP]) -> None:
+        """Create fresh bookkeeping at the group's committed offsets.
+
+        Caller: the driver once the group has assigned partitions.
+        """
+        committed = await self._driver.committed(assigned) if assigned else {}
+        now = time.monotonic()
+        for tp in assigned:
+            tp = TP(tp.topic, tp.partition)
+            old = self._states.get(tp)
+            if old is not None and old.active:  # kept across the rebalance
+                continue
+            self._states[tp] = PartitionState(tp, committed.get(tp), now)
+        await self._on_partitions_assigned_cb(set(assigned))
+        self._rebalancing = False
+        self.events.publish(
+            PartitionsAssigned(tps=frozenset(assigned), generation=self._driver.generation)
+        )
+
+    # -- commits --------------------------------------------------------------
+
+    def _committable(self, topics: AbstractSet[str | TP] | None) -> dict[TP, int]:
+        offsets: dict[TP, int] = {}
+        for tp, state in self._states.items():
+            if topics is not None and tp not in topics and tp.topic not in topics:
+                continue
+            offset = state.committable()
+            if offset is not None:
+                offsets[tp] = offset
+        return offsets
+
+    async def commit(self, topics: AbstractSet[str | TP] | None = None) -> bool:
+        """Commit what is committable, joining a commit already under way.
+
+        ``topics`` limits the commit to these topic names and/or partitions.  A
+        caller that finds a commit in flight waits for it, then commits again only
+        if that commit did not cover the offsets committable when it was called:
+        calls coalesce, but no caller returns on a stale commit.  Returns True if
+        the offsets committable at the call are now committed.
+        """
+        if self.group_id is None:
+            return False
+        wanted = self._committable(topics)
+        if not wanted:
+            return False
+        while await self.maybe_wait_for_commit_to_finish():
+            wanted = {
+                tp: offset
+                for tp, offset in wanted.items()
+                if (state := self._states.get(tp)) is not None
+                and (state.committed is None or state.committed < offset)
+            }
+            if not wanted:
+                return True
+        return await self.force_commit(topics)
+
+    async def maybe_wait_for_commit_to_finish(self) -> bool:
+        """If a commit is in flight, wait for it and return True."""
+        fut = self._commit_fut
+        if fut is None:
+            return False
+        with contextlib.suppress(Exception):
+            await asyncio.shield(fut)
+        return True
+
+    async def force_commit(self, topics: AbstractSet[str | TP] | None = None) -> bool:
+        """Commit the committable offsets now (after any commit in flight).
+
+        Returns True if everything committable was committed.  A failure leaves
+        the committed offsets unchanged and is published as ``CommitFailed``.
+        """
+        if self.group_id is None:
+            return False
+        while self._commit_fut is not None:
+            await self.maybe_wait_for_commit_to_finish()
+        offsets = self._committable(topics)
+        if not offsets:
+            return True
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._commit_fut = fut
+        ok = False
+        try:
+            ok = await self._commit_offsets(offsets)
+        finally:
+            self._commit_fut = None
+            fut.set_result(ok)
+        return ok
+
+    async def _commit_offsets(self, offsets: dict[TP, int]) -> bool:
+        self.events.publish(CommitStarted(offsets=offsets))
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            await self._driver.commit(offsets)
+        except self.consumer_stopped_errors:
+            raise
+        except Exception as exc:  # any broker error: report it, keep the old offsets
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        now = time.monotonic()
+        for tp, offset in offsets.items():
+            state = self._states.get(tp)
+            if state is None:
+                continue
+            moved = state.on_commit_result(offset, error is None, now, error)
+            if moved:
+                state.stalled_since = now if state.pending else None
+                if state.livelock_warned:
+                    state.livelock_warned = False
+                    self.events.publish(LivelockCleared(tp=tp, committed=state.committed))
+        if error is not None:
+            log.warning("commit of %s failed: %s", offsets, error)
+            self.events.publish(CommitFailed(offsets=offsets, error=error))
+            return False
+        self.events.publish(CommitCompleted(offsets=offsets, duration=now - started))
+        return True
+
+    async def _commit_routine(self) -> None:
+        """Commit every ``commit_interval`` and check for stalled commits.
+
+        Owned by the consumer: started in :meth:`start`, cancelled by :meth:`on_stop`.
+        """
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            try:
+                if not self._rebalancing:
+                    await self.commit()
+            except self.consumer_stopped_errors:
+                return
+            except Exception as exc:
+                await self.on_task_error(exc)
+            self._check_livelock(time.monotonic())
+
+    def _check_livelock(self, now: float) -> None:
+        """Warn for partitions whose commit has not advanced for the soft timeout."""
+        if self._rebalancing:
+            return
+        for tp, state in self._states.items():
+            if not state.pending:
+                state.stalled_since = None
+                continue
+            if state.stalled_since is None:
+                state.stalled_since = now
+                continue
+            stalled_for = now - state.stalled_since
+            if stalled_for >= self.commit_livelock_soft_timeout and not state.livelock_warned:
+                state.livelock_warned = True
+                oldest = state.oldest_inflight
+                event = LivelockWarning(
+                    tp=tp,
+                    committed=state.committed,
+                    blocking_offset=oldest.offset if oldest is not None else None,
+                    stalled_for=stalled_for,
+                )
+                log.warning("%s", event.summary)
+                self.events.publish(event)

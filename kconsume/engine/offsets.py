@@ -1,0 +1,202 @@
+"""Per-partition ack bookkeeping: what was delivered, what is in flight, what may be committed.
+
+One :class:`PartitionState` exists per assigned topic-partition and generation of
+assignment.  It is the single source of truth for that partition's offsets, in the
+spirit of aiokafka's ``TopicPartitionState``.
+
+Offsets follow one convention (docs/architecture.md): ``committed`` and
+``delivered_end`` both mean "the next offset to consume", and ranges are half-open.
+
+The only per-message state kept is the set of in-flight messages (delivered, not yet
+acked), as a dict keyed by offset.  Messages are delivered in ascending offset order,
+so the dict's insertion order is offset order and its first key is the oldest
+in-flight offset.  Acked offsets are not stored at all: the acked ranges are the gaps
+between in-flight offsets inside ``[committed, delivered_end)``.  Memory is therefore
+bounded by the in-flight window, whatever happens after a stuck message, and offsets
+that were never delivered (compaction, transaction markers) can never block a commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import TP, Message
+
+__all__ = ["PartitionState", "Range"]
+
+
+@dataclass(slots=True, frozen=True)
+class Range:
+    """A half-open range of offsets ``[start, end)``."""
+
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+class PartitionState:
+    """Offsets and in-flight messages of one assigned topic-partition.
+
+    Created by the Consumer when the partition is assigned, detached (``active``
+    set to False) when it is revoked.  A detached state ignores late acks, so a
+    message from an earlier assignment can never move a newer commit.
+    """
+
+    __slots__ = (
+        "active",
+        "assigned_at",
+        "commits_failed",
+        "commits_ok",
+        "committed",
+        "committed_moved_at",
+        "delivered_end",
+        "delivering",
+        "draining",
+        "highwater",
+        "inflight",
+        "last_commit_at",
+        "last_commit_error",
+        "last_commit_ok",
+        "live",
+        "livelock_warned",
+        "paused_by",
+        "stalled_since",
+        "tp",
+    )
+
+    def __init__(self, tp: TP, committed: int | None, now: float) -> None:
+        self.tp = tp
+        #: Next offset to consume as committed for the group (None: nothing committed yet).
+        self.committed = committed
+        #: One past the last delivered offset (None: nothing delivered yet).
+        self.delivered_end: int | None = None
+        #: Delivered, not yet acked, in ascending offset order.
+        self.inflight: dict[int, Message] = {}
+        #: Log end offset as last reported by the fetcher, when known.
+        self.highwater: int | None = None
+        #: Messages in ``inflight`` that may still be acked (not dropped from a buffer).
+        self.live = 0
+        #: False once the partition is being revoked: fetched records are dropped.
+        self.delivering = True
+        #: True while a revoke waits for the partition's messages to be acked.
+        self.draining = False
+        #: False once revoked: late acks are ignored.
+        self.active = True
+        #: ``time.monotonic()`` of the assignment: grace periods start here.
+        self.assigned_at = now
+        #: ``time.monotonic()`` when ``committed`` last moved (or the assignment).
+        self.committed_moved_at = now
+        self.last_commit_at: float | None = None
+        self.last_commit_ok: bool | None = None
+        self.last_commit_error: str | None = None
+        self.commits_ok = 0
+        self.commits_failed = 0
+        #: ``time.monotonic()`` since when the commit has not moved while work is pending.
+        self.stalled_since: float | None = None
+        self.livelock_warned = False
+        #: Why the partition is paused at the transport (stream names, "user").
+        self.paused_by: set[str] = set()
+
+    # -- per-message path: O(1), no allocation beyond the dict slot ------------
+
+    def track(self, message: Message) -> bool:
+        """Record a delivery.  Caller: ``Consumer.track_message``.
+
+        Returns False (and changes nothing) for an offset below ``delivered_end``:
+        a redelivery that would break the ascending order the bookkeeping relies on.
+        """
+        offset = message.offset
+        end = self.delivered_end
+        if end is not None and offset < end:
+            return False
+        self.inflight[offset] = message
+        self.delivered_end = offset + 1
+        return True
+
+    def ack(self, offset: int) -> bool:
+        """Mark ``offset`` done.  Caller: ``Consumer.ack``.  True if it was in flight."""
+        return self.inflight.pop(offset, None) is not None
+
+    # -- commit path ------------------------------------------------------------
+
+    @property
+    def oldest_inflight(self) -> Message | None:
+        """The oldest delivered-but-unacked message: the one holding the commit back."""
+        for message in self.inflight.values():
+            return message
+        return None
+
+    def committable(self) -> int | None:
+        """The offset a commit may move to now, or None if it would not advance.
+
+        The oldest in-flight offset, or ``delivered_end`` when nothing is in flight.
+        Never below ``committed``: commits do not move backwards.
+        """
+        oldest = self.oldest_inflight
+        target = oldest.offset if oldest is not None else self.delivered_end
+        if target is None:
+            return None
+        if self.committed is not None and target <= self.committed:
+            return None
+        return target
+
+    def on_commit_result(self, offset: int, ok: bool, now: float, error: str | None = None) -> bool:
+        """Apply the result of a commit of ``offset``.  Caller: ``Consumer.force_commit``.
+
+        Returns True if ``committed`` moved.  A failed commit leaves it where it was.
+        """
+        self.last_commit_at = now
+        self.last_commit_ok = ok
+        self.last_commit_error = error
+        if not ok:
+            self.commits_failed += 1
+            return False
+        self.commits_ok += 1
+        if self.committed is None or offset > self.committed:
+            self.committed = offset
+            self.committed_moved_at = now
+            return True
+        return False
+
+    @property
+    def pending(self) -> bool:
+        """True while something delivered is not yet committed."""
+        end = self.delivered_end
+        if end is None:
+            return False
+        return self.committed is None or self.committed < end
+
+    # -- observers --------------------------------------------------------------
+
+    def acked_ranges(self, limit: int = 256) -> list[Range]:
+        """Acked (or never delivered) ranges above the committed offset.
+
+        Derived from the in-flight offsets: the gaps between them inside
+        ``[committed, delivered_end)``.  At most ``limit`` ranges, oldest first.
+        """
+        end = self.delivered_end
+        if end is None:
+            return []
+        start = self.committed
+        ranges: list[Range] = []
+        for offset in self.inflight:
+            if start is not None and offset > start:
+                ranges.append(Range(start, offset))
+                if len(ranges) >= limit:
+                    return ranges
+            start = offset + 1
+        if start is not None and end > start:
+            ranges.append(Range(start, end))
+        return ranges[:limit]
+
+    @property
+    def lag(self) -> int | None:
+        """Highwater minus the committed offset (or the delivered end before any commit)."""
+        if self.highwater is None:
+            return None
+        base = self.committed if self.committed is not None else self.delivered_end
+        if base is None:
+            return None
+        return max(0, self.highwater - base)

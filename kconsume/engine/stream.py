@@ -1,0 +1,222 @@
+"""Stream: an async iterator over the events of one or more topics.
+
+The Conductor puts events into a stream's buffer; the code iterating the stream
+takes them one at a time.  When that code is done with an event (the loop body
+ends, ``continue``, ``break`` or an exception), the iterator's ``finally`` drops the
+stream's reference to the message, and the stream that drops the last one acks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .codecs import Codec
+from .types import TP, Event
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+
+__all__ = ["Stream", "StreamSnapshot"]
+
+DEFAULT_BUFFER_MAXSIZE = 4096
+
+
+@dataclass(slots=True, frozen=True)
+class StreamSnapshot:
+    """A stream's state at one moment.  Built by :meth:`Stream.snapshot`."""
+
+    name: str
+    topics: tuple[str, ...]
+    key_codec: str
+    value_codec: str
+    buffer_depth: int
+    buffer_maxsize: int
+    paused: bool
+    processed: int
+    decode_errors: int
+    current: TP | None
+    current_offset: int | None
+    current_for: float | None
+    """Seconds the stream has been on its current message."""
+    held: int
+    """Messages this stream holds a reference to (buffered plus current)."""
+    held_offsets: dict[TP, int]
+    """Per partition, the oldest offset this stream holds."""
+
+
+class Stream:
+    """Events of ``topics`` decoded with ``key_codec``/``value_codec``.
+
+    Declared with ``app.stream(...)``.  A stream has one reader: iterate it from
+    one task.  Its buffer holds at most about ``maxsize`` events: when it fills,
+    the stream pauses its own partitions at the transport until it has drained
+    to half, so one slow stream never stops the fetch loop for the others.
+    """
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        topics: Iterable[str],
+        *,
+        name: str,
+        key_codec: Codec,
+        value_codec: Codec,
+        maxsize: int = DEFAULT_BUFFER_MAXSIZE,
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError("stream buffer maxsize must be at least 1")
+        self.consumer = consumer
+        self.topics = tuple(dict.fromkeys(topics))
+        if not self.topics:
+            raise ValueError("a stream needs at least one topic")
+        self.name = name
+        self.key_codec = key_codec
+        self.value_codec = value_codec
+        self.maxsize = maxsize
+        self._resume_at = maxsize // 2
+        self._buffer: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._stopped = False
+        self._iterating = False
+        #: Events the reader has finished with.
+        self.processed = 0
+        #: Messages skipped because this stream's codecs could not decode them.
+        self.decode_errors = 0
+        #: The event the reader is on, and since when (``time.monotonic()``).
+        self.current: Event | None = None
+        self.current_since = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Stream {self.name} topics={list(self.topics)}>"
+
+    # -- the Conductor's side ------------------------------------------------
+
+    def put(self, event: Event) -> None:
+        """Append an event.  Caller: ``Conductor.on_message`` (per message; no await)."""
+        buffer = self._buffer
+        buffer.append(event)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if len(buffer) >= self.maxsize and not self._paused:
+            self._pause()
+
+    def purge(self, tps: set[TP]) -> list[Event]:
+        """Remove and return the buffered events of ``tps``.  Caller: Conductor on revoke/stop."""
+        if not self._buffer:
+            return []
+        kept: deque[Event] = deque()
+        removed: list[Event] = []
+        for event in self._buffer:
+            (removed if event.message.tp in tps else kept).append(event)
+        self._buffer = kept
+        if self._paused and len(kept) <= self._resume_at:
+            self._resume()
+        return removed
+
+    def stop(self) -> None:
+        """End iteration once the buffer is empty.  Caller: ``App.stop``."""
+        self._stopped = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def tps(self) -> list[TP]:
+        """The assigned partitions of this stream's topics."""
+        topics = self.topics
+        return [tp for tp in self.consumer.assignment() if tp.topic in topics]
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _pause(self) -> None:
+        self._paused = True
+        self.consumer.pause_partitions(self.tps(), self.name)
+
+    def _resume(self) -> None:
+        self._paused = False
+        self.consumer.resume_partitions(self.tps(), self.name)
+
+    # -- the reader's side ---------------------------------------------------
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        if self._iterating:
+            raise RuntimeError(
+                f"stream {self.name!r} already has a reader; declare another stream "
+                "to read the same topic twice"
+            )
+        self._iterating = True
+        ack = self.consumer.ack
+        monotonic = time.monotonic
+        try:
+            while True:
+                buffer = self._buffer
+                if not buffer:
+                    if self._stopped:
+                        return
+                    await self._wait()
+                    continue
+                event = buffer.popleft()
+                if self._paused and len(buffer) <= self._resume_at:
+                    self._resume()
+                message = event.message
+                self.current = event
+                self.current_since = monotonic()
+                try:
+                    yield event
+                finally:
+                    self.current = None
+                    self.processed += 1
+                    if message.decref():
+                        ack(message)
+        finally:
+            self._iterating = False
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    # -- observers -------------------------------------------------------------
+
+    def snapshot(self, now: float | None = None) -> StreamSnapshot:
+        """A cheap copy of this stream's state (O(buffered partitions))."""
+        if now is None:
+            now = time.monotonic()
+        current = self.current
+        held_offsets: dict[TP, int] = {}
+        if current is not None:
+            held_offsets[current.message.tp] = current.message.offset
+        for event in self._buffer:
+            tp = event.message.tp
+            if tp not in held_offsets:
+                held_offsets[tp] = event.message.offset
+        return StreamSnapshot(
+            name=self.name,
+            topics=self.topics,
+            key_codec=self.key_codec.name,
+            value_codec=self.value_codec.name,
+            buffer_depth=len(self._buffer),
+            buffer_maxsize=self.maxsize,
+            paused=self._paused,
+            processed=self.processed,
+            decode_errors=self.decode_errors,
+            current=current.message.tp if current is not None else None,
+            current_offset=current.message.offset if current is not None else None,
+            current_for=now - self.current_since if current is not None else None,
+            held=len(self._buffer) + (current is not None),
+            held_offsets=held_offsets,
+        )

@@ -1,0 +1,264 @@
+"""The Kafka transport, on aiokafka: ``kafka://host:port[,host:port]``.
+
+Manual commits only (``enable_auto_commit=False``): the engine decides what is
+committable.  SSL and SASL settings pass through to aiokafka unchanged, so the
+same engine runs against a real multi-broker cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaConnectionError, KafkaError
+from aiokafka.helpers import create_ssl_context
+
+from ..types import TP
+from .base import (
+    ConsumerDriver,
+    KConsumeError,
+    RebalanceHandler,
+    RecordLike,
+    Transport,
+    UnknownTopicError,
+)
+
+__all__ = [
+    "AIOKafkaDriver",
+    "AIOKafkaTransport",
+    "BrokerUnreachableError",
+    "bootstrap_servers",
+    "client_settings",
+]
+
+log = logging.getLogger(__name__)
+
+#: Settings that go straight to aiokafka clients (security and tuning).
+PASSTHROUGH = frozenset(
+    {
+        "security_protocol",
+        "ssl_context",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+        "sasl_kerberos_service_name",
+        "sasl_kerberos_domain_name",
+        "sasl_oauth_token_provider",
+        "request_timeout_ms",
+        "session_timeout_ms",
+        "rebalance_timeout_ms",
+        "heartbeat_interval_ms",
+        "max_poll_interval_ms",
+        "max_poll_records",
+        "fetch_max_wait_ms",
+        "fetch_max_bytes",
+        "max_partition_fetch_bytes",
+        "isolation_level",
+        "metadata_max_age_ms",
+        "connections_max_idle_ms",
+    }
+)
+
+
+class BrokerUnreachableError(KConsumeError):
+    """No broker answered at the bootstrap addresses."""
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """``kafka://a:9092,b:9092`` (or plain ``a:9092,b``) to aiokafka's server list."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "://" in url and not url.startswith("kafka://"):
+        raise KConsumeError(f"unsupported broker URL {url!r}: use kafka://host:port")
+    servers = []
+    for part in rest.strip("/").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        servers.append(part if ":" in part else f"{part}:9092")
+    if not servers:
+        raise KConsumeError(f"no broker address in {url!r}")
+    return servers
+
+
+def client_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """aiokafka keyword arguments from transport settings.
+
+    ``ssl_cafile``/``ssl_certfile``/``ssl_keyfile``/``ssl_password`` build an
+    ``ssl_context``; every name in :data:`PASSTHROUGH` is passed as is.
+    """
+    out = {k: v for k, v in settings.items() if k in PASSTHROUGH and v is not None}
+    files = {k: settings.get(k) for k in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")}
+    if any(files.values()) and "ssl_context" not in out:
+        out["ssl_context"] = create_ssl_context(
+            cafile=files["ssl_cafile"],
+            certfile=files["ssl_certfile"],
+            keyfile=files["ssl_keyfile"],
+            password=settings.get("ssl_password"),
+        )
+        out.setdefault("security_protocol", "SSL")
+    if out.get("security_protocol") in ("SSL", "SASL_SSL") and "ssl_context" not in out:
+        out["ssl_context"] = ssl.create_default_context()
+    return out
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, handler: RebalanceHandler) -> None:
+        self._handler = handler
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._handler.on_rebalance_started()
+        await self._handler.on_partitions_revoked({TP(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._handler.on_partitions_assigned({TP(tp.topic, tp.partition) for tp in assigned})
+
+
+class AIOKafkaDriver:
+    """An ``AIOKafkaConsumer`` behind the :class:`ConsumerDriver` interface.
+
+    With a group it subscribes and reports the group's rebalances; without one it
+    assigns every partition of the topics (or the ``partitions`` given) itself and
+    never commits, like ``kcat -C``.
+    """
+
+    stopped_errors: tuple[type[BaseException], ...] = (ConsumerStoppedError,)
+
+    def __init__(
+        self,
+        handler: RebalanceHandler,
+        servers: list[str],
+        *,
+        group_id: str | None,
+        client_id: str,
+        auto_offset_reset: str,
+        partitions: Sequence[int] | None,
+        settings: dict[str, Any],
+    ) -> None:
+        self._handler = handler
+        self._servers = servers
+        self._group_id = group_id
+        self._partitions = partitions
+        self._client = AIOKafkaConsumer(
+            bootstrap_servers=servers,
+            group_id=group_id,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            **settings,
+        )
+
+    @property
+    def client(self) -> AIOKafkaConsumer:
+        return self._client
+
+    @property
+    def group_id(self) -> str | None:
+        return self._group_id
+
+    @property
+    def generation(self) -> int | None:
+        generation = getattr(self._client._coordinator, "generation", None)
+        return generation if isinstance(generation, int) and generation >= 0 else None
+
+    @property
+    def member_id(self) -> str | None:
+        member_id = getattr(self._client._coordinator, "member_id", None)
+        return member_id or None
+
+    async def start(self, topics: Iterable[str]) -> None:
+        topics = list(topics)
+        try:
+            await self._client.start()
+        except KafkaConnectionError as exc:
+            await self._client.stop()
+            raise BrokerUnreachableError(
+                f"cannot reach a Kafka broker at {','.join(self._servers)} ({exc})"
+            ) from None
+        existing = await self._client.topics()
+        missing = sorted(set(topics) - existing)
+        if missing:
+            await self._client.stop()
+            raise UnknownTopicError(
+                f"unknown topic{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+                f"(the broker has {len(existing)} topic{'s' if len(existing) != 1 else ''})"
+            )
+        if self._group_id is not None and self._partitions is None:
+            self._client.subscribe(topics=topics, listener=_Listener(self._handler))
+            return
+        tps = self._manual_assignment(topics)
+        self._client.assign([TopicPartition(tp.topic, tp.partition) for tp in tps])
+        await self._handler.on_partitions_assigned(set(tps))
+
+    def _manual_assignment(self, topics: list[str]) -> list[TP]:
+        tps: list[TP] = []
+        for topic in topics:
+            available = sorted(self._client.partitions_for_topic(topic) or ())
+            wanted = available if self._partitions is None else list(self._partitions)
+            unknown = sorted(set(wanted) - set(available))
+            if unknown:
+                raise KConsumeError(f"topic {topic} has partitions {available}, not {unknown}")
+            tps.extend(TP(topic, p) for p in wanted)
+        return tps
+
+    async def stop(self) -> None:
+        await self._client.stop()
+
+    async def getmany(self, timeout: float) -> Mapping[TP, Sequence[RecordLike]]:
+        result: Mapping[TP, Sequence[RecordLike]] = await self._client.getmany(
+            timeout_ms=int(timeout * 1000)
+        )
+        return result
+
+    async def commit(self, offsets: Mapping[TP, int]) -> None:
+        await self._client.commit(
+            {TopicPartition(tp.topic, tp.partition): offset for tp, offset in offsets.items()}
+        )
+
+    async def committed(self, tps: Iterable[TP]) -> dict[TP, int | None]:
+        if self._group_id is None:
+            return dict.fromkeys(tps)
+        result: dict[TP, int | None] = {}
+        for tp in tps:
+            try:
+                result[tp] = await self._client.committed(TopicPartition(tp.topic, tp.partition))
+            except KafkaError as exc:
+                log.warning("could not read the committed offset of %s: %s", tp, exc)
+                result[tp] = None
+        return result
+
+    def highwater(self, tp: TP) -> int | None:
+        try:
+            value = self._client.highwater(TopicPartition(tp.topic, tp.partition))
+        except Exception:  # not assigned any more
+            return None
+        return value if isinstance(value, int) else None
+
+    def pause(self, tps: Iterable[TP]) -> None:
+        assigned = self._client.assignment()
+        self._client.pause(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
+
+    def resume(self, tps: Iterable[TP]) -> None:
+        assigned = self._client.assignment()
+        self._client.resume(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
+
+
+class AIOKafkaTransport(Transport):
+    """``kafka://`` URLs.  Settings: ``group_id``, ``client_id``, ``auto_offset_reset``
+    (``earliest``/``latest``), ``partitions`` (manual assignment), SSL/SASL and tuning
+    settings (see :func:`client_settings`).
+    """
+
+    def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
+        settings = dict(self.settings)
+        return AIOKafkaDriver(
+            handler,
+            bootstrap_servers(self.url),
+            group_id=settings.pop("group_id", None),
+            client_id=settings.pop("client_id", None) or "kconsume",
+            auto_offset_reset=settings.pop("auto_offset_reset", None) or "earliest",
+            partitions=settings.pop("partitions", None),
+            settings=client_settings(settings),
+        )

@@ -1,0 +1,135 @@
+"""The transport interface: the few things the engine asks of a Kafka client.
+
+A :class:`Transport` knows where the brokers are and how to reach them; it creates
+the :class:`~kconsume.engine.consumer.Consumer` and the :class:`ConsumerDriver` that
+the consumer drives.  The driver is deliberately small, so unit tests can drive the
+whole engine with an in-process fake, while integration tests use aiokafka against
+a real broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..types import TP, Message
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..consumer import Consumer
+
+__all__ = [
+    "ConsumerDriver",
+    "KConsumeError",
+    "RebalanceHandler",
+    "RecordLike",
+    "Transport",
+    "UnknownTopicError",
+]
+
+
+class KConsumeError(Exception):
+    """An error with a message meant for the user, not a traceback."""
+
+
+class UnknownTopicError(KConsumeError):
+    """A subscribed topic does not exist on the cluster."""
+
+
+class RecordLike(Protocol):
+    """What the engine reads from a fetched record (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class RebalanceHandler(Protocol):
+    """Told by the driver about group rebalances (the Consumer implements it)."""
+
+    async def on_rebalance_started(self) -> None: ...
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None: ...
+    async def on_partitions_assigned(self, assigned: set[TP]) -> None: ...
+
+
+class ConsumerDriver(Protocol):
+    """A Kafka consumer client as the engine uses it.
+
+    Offsets follow the engine convention: "next offset to consume".
+    """
+
+    #: Exception types raised by calls on a driver that was stopped.
+    stopped_errors: tuple[type[BaseException], ...]
+
+    async def start(self, topics: Iterable[str]) -> None:
+        """Connect, check the topics exist, subscribe, and begin reporting rebalances."""
+
+    async def stop(self) -> None:
+        """Leave the group (if any) and close connections."""
+
+    async def getmany(self, timeout: float) -> Mapping[TP, Sequence[RecordLike]]:
+        """Records fetched since the last call, per partition, in offset order."""
+
+    async def commit(self, offsets: Mapping[TP, int]) -> None:
+        """Commit ``offsets`` for the group; raise on failure."""
+
+    async def committed(self, tps: Iterable[TP]) -> dict[TP, int | None]:
+        """The group's committed offsets (None where the group has none)."""
+
+    def highwater(self, tp: TP) -> int | None:
+        """The partition's log end offset as of the last fetch, if known."""
+
+    def pause(self, tps: Iterable[TP]) -> None:
+        """Stop fetching these partitions until :meth:`resume`."""
+
+    def resume(self, tps: Iterable[TP]) -> None:
+        """Fetch these partitions again."""
+
+    @property
+    def group_id(self) -> str | None: ...
+
+    @property
+    def generation(self) -> int | None: ...
+
+    @property
+    def member_id(self) -> str | None: ...
+
+
+MessageCallback = Callable[[Message], Awaitable[None]]
+PartitionsCallback = Callable[[set[TP]], Awaitable[None]]
+
+
+class Transport:
+    """Where the brokers are, and a factory for consumers and drivers.
+
+    Subclasses implement :meth:`create_driver`; the app reaches its transport as
+    ``app.transport`` and a consumer reaches the app as ``consumer.transport.app``.
+    """
+
+    def __init__(self, url: str, app: App | None = None, **settings: Any) -> None:
+        self.url = url
+        self.app = app
+        self.settings = settings
+
+    def create_consumer(
+        self,
+        callback: MessageCallback,
+        on_partitions_revoked: PartitionsCallback,
+        on_partitions_assigned: PartitionsCallback,
+        **kwargs: Any,
+    ) -> Consumer:
+        """Create the engine Consumer for this transport.  Caller: ``App``."""
+        from ..consumer import Consumer
+
+        return Consumer(self, callback, on_partitions_revoked, on_partitions_assigned, **kwargs)
+
+    def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
+        """Create the client the consumer drives.  Caller: ``Consumer.__init__``."""
+        raise NotImplementedError

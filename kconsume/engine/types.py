@@ -1,0 +1,149 @@
+"""Value types shared by every part of the engine: topic-partitions, records, messages.
+
+Offset convention (see docs/architecture.md): every stored offset means "the next
+offset to consume"; ranges are half-open ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .offsets import PartitionState
+
+__all__ = ["TP", "Event", "Headers", "Message", "Record"]
+
+Headers = Sequence[tuple[str, bytes | None]]
+
+
+class TP(NamedTuple):
+    """A topic-partition."""
+
+    topic: str
+    """Topic name."""
+    partition: int
+    """Partition number."""
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]"
+
+
+@dataclass(slots=True, frozen=True)
+class Record:
+    """One record as a driver returns it, before the engine tracks it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    """Milliseconds since the epoch, as the broker or producer stamped it (-1 if unknown)."""
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+class Message:
+    """A record the Consumer has delivered, with its reference count.
+
+    Created by the Consumer for every record it hands to its callback.  The
+    Conductor sets ``refcount`` to the number of streams that will see it; each
+    stream calls :meth:`decref` when the code iterating it is done, and the
+    stream that brings it to zero calls ``Consumer.ack(message)``.
+    """
+
+    __slots__ = (
+        "acked",
+        "delivered_at",
+        "headers",
+        "key",
+        "offset",
+        "partition",
+        "refcount",
+        "state",
+        "timestamp",
+        "topic",
+        "tp",
+        "value",
+    )
+
+    def __init__(
+        self,
+        tp: TP,
+        offset: int,
+        timestamp: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        delivered_at: float,
+        state: PartitionState | None = None,
+    ) -> None:
+        self.tp = tp
+        self.topic = tp.topic
+        self.partition = tp.partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+        #: ``time.monotonic()`` when the Consumer handed it to the callback.
+        self.delivered_at = delivered_at
+        #: Streams still holding it; set by the Conductor before delivery.
+        self.refcount = 0
+        self.acked = False
+        #: The partition bookkeeping this message belongs to.  A revoke detaches
+        #: that object, so late acks of a revoked generation change nothing.
+        self.state = state
+
+    def decref(self) -> bool:
+        """Drop one reference; True when this call released the last one.
+
+        Caller: ``Stream`` (in its iterator's ``finally``) and the Conductor for
+        streams that never receive the message (decode errors).
+        """
+        refcount = self.refcount - 1
+        if refcount < 0:  # a double release is a bug upstream; never go negative
+            return False
+        self.refcount = refcount
+        return refcount == 0
+
+    def __repr__(self) -> str:
+        return f"<Message {self.tp}@{self.offset} refcount={self.refcount}>"
+
+
+class Event:
+    """What a stream yields: a message with its key and value decoded by the stream's codecs.
+
+    Streams that share codecs share one Event per message (one decode).
+    """
+
+    __slots__ = ("key", "message", "value")
+
+    def __init__(self, message: Message, key: Any, value: Any) -> None:
+        self.message = message
+        self.key = key
+        self.value = value
+
+    @property
+    def topic(self) -> str:
+        return self.message.topic
+
+    @property
+    def partition(self) -> int:
+        return self.message.partition
+
+    @property
+    def offset(self) -> int:
+        return self.message.offset
+
+    @property
+    def timestamp(self) -> int:
+        return self.message.timestamp
+
+    @property
+    def headers(self) -> Headers:
+        return self.message.headers
+
+    def __repr__(self) -> str:
+        return f"<Event {self.message.tp}@{self.message.offset} key={self.key!r}>"

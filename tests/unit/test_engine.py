@@ -1,0 +1,407 @@
+"""Consumer, Conductor and Stream driven by an in-process fake driver (pure logic)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from kconsume import App
+from kconsume.engine import (
+    TP,
+    Codec,
+    CommitCompleted,
+    CommitFailed,
+    DecodeError,
+    EngineEvent,
+    LivelockCleared,
+    LivelockWarning,
+    Message,
+    RevokeDrainTimeout,
+)
+from tests.fakes import FakeDriver, FakeTransport
+from tests.helpers import wait_for
+
+T0, T1 = TP("orders", 0), TP("orders", 1)
+
+
+def make_app(**kwargs: Any) -> tuple[App, FakeDriver, list[EngineEvent]]:
+    transport = FakeTransport()
+    kwargs.setdefault("commit_interval", 3600)
+    kwargs.setdefault("stop_drain_timeout", 0.2)
+    app = App(transport=transport, **kwargs)
+    assert transport.driver is not None
+    events: list[EngineEvent] = []
+    app.events.subscribe(events.append)
+    return app, transport.driver, events
+
+
+def counting_codec(name: str, calls: list[bytes]) -> Codec:
+    def decode(data: bytes) -> bytes:
+        calls.append(data)
+        return data
+
+    return Codec(name, decode)
+
+
+async def test_refcount_is_number_of_streams_and_shared_codec_decodes_once() -> None:
+    app, driver, _ = make_app()
+    calls: list[bytes] = []
+    shared = counting_codec("counting", calls)
+    streams = [app.stream("orders", value=shared, name=f"s{i}") for i in range(3)]
+    seen: list[Message] = []
+
+    async def on_message(message: Message) -> None:
+        await app.conductor.on_message(message)
+        seen.append(message)
+        assert message.refcount == 3  # set before any stream could run
+
+    app.consumer.callback = on_message
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 5)
+    await wait_for(lambda: len(seen) == 5)
+    assert len(calls) == 5  # one decode per message, not one per stream
+    events = [s._buffer[0] for s in streams]
+    assert events[0] is events[1] is events[2]  # one Event shared by the codec group
+
+    async def read(stream: Any, n: int) -> None:
+        count = 0
+        async for _ in stream:
+            count += 1
+            if count == n:
+                break
+
+    await asyncio.gather(*(read(s, 5) for s in streams))
+    await wait_for(lambda: app.consumer._live == 0)
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 5
+    await app.stop()
+
+
+async def test_streams_with_different_codecs_decode_once_per_codec() -> None:
+    app, driver, _ = make_app()
+    a_calls: list[bytes] = []
+    b_calls: list[bytes] = []
+    app.stream("orders", value=counting_codec("a", a_calls), name="a1")
+    app.stream("orders", value=counting_codec("a2", b_calls), name="b1")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 4)
+    await wait_for(lambda: len(a_calls) == 4 and len(b_calls) == 4)
+    await app.stop()
+
+
+@pytest.mark.parametrize("how", ["break", "continue", "exception", "normal"])
+async def test_stream_finally_acks_however_the_loop_body_ends(how: str) -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 3)
+    handled = []
+
+    async def body() -> None:
+        async for event in stream:
+            handled.append(event.offset)
+            if how == "break" and event.offset == 0:
+                break
+            if how == "continue" and len(handled) < 3:
+                continue
+            if how == "exception":
+                raise ValueError("handler failed")
+            if len(handled) == 3:
+                break
+
+    if how == "exception":
+        with pytest.raises(ValueError):
+            await body()
+    else:
+        await body()
+    state = app.consumer.partition_states()[T0]
+    await wait_for(lambda: 0 not in state.inflight, what="offset 0 acked")
+    await app.stop()
+
+
+async def test_topic_without_streams_is_acked_at_once() -> None:
+    app, driver, _ = make_app()
+    app.stream("orders")
+    await app.start()
+    other = TP("audit", 0)
+    await driver.assign([other])
+    driver.produce(other, 3)
+    state = app.consumer.partition_states()[other]
+    await wait_for(lambda: state.delivered_end == 3 and not state.inflight)
+    await app.stop()
+
+
+async def test_decode_error_is_counted_reported_and_does_not_block() -> None:
+    app, driver, events = make_app()
+    stream = app.stream("orders", value="json")
+    raw = app.stream("orders", name="raw")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 1, value=b'{"ok": 1}')
+    driver.produce(T0, 1, value=b"{not json")
+    driver.produce(T0, 1, value=b'{"ok": 3}')
+    got = []
+
+    async def read_json() -> None:
+        async for event in stream:
+            got.append(event.value)
+            if len(got) == 2:
+                break
+
+    async def read_raw() -> None:
+        n = 0
+        async for _ in raw:
+            n += 1
+            if n == 3:
+                break
+
+    await asyncio.gather(read_json(), read_raw())
+    assert got == [{"ok": 1}, {"ok": 3}]
+    assert stream.decode_errors == 1 and raw.decode_errors == 0
+    errors = [e for e in events if isinstance(e, DecodeError)]
+    assert [(e.offset, e.streams) for e in errors] == [(1, ("orders",))]
+    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 3
+    await app.stop()
+
+
+async def test_full_buffer_pauses_only_its_own_partitions() -> None:
+    app, driver, _ = make_app(stream_buffer_maxsize=10)
+    slow = app.stream("orders", name="slow")
+    fast = app.stream("audit", name="fast")
+    audit = TP("audit", 0)
+    await app.start()
+    await driver.assign([T0, T1, audit])
+    driver.batch_size = 4
+
+    async def drain(stream: Any, n: int) -> None:
+        count = 0
+        async for _ in stream:
+            count += 1
+            if count == n:
+                break
+
+    reading_fast = asyncio.create_task(drain(fast, 30))
+    driver.produce(T0, 30)
+    driver.produce(audit, 30)
+    await wait_for(lambda: slow.paused, what="slow stream paused")
+    assert driver.paused == {T0, T1}  # the slow stream's partitions, not audit
+    await reading_fast  # audit kept flowing while orders was paused
+    assert len(slow._buffer) < 10 + driver.batch_size  # bounded by maxsize plus one batch
+    await drain(slow, 30)
+    assert not driver.paused
+    await app.stop()
+
+
+async def test_revoke_drops_buffered_drains_current_and_commits_before_it() -> None:
+    app, driver, events = make_app(revoke_drain_timeout=5)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 10)
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def worker() -> None:
+        async for event in stream:
+            if event.offset == 3:
+                started.set()
+                await release.wait()
+
+    task = asyncio.create_task(worker())
+    await started.wait()
+    revoke = asyncio.create_task(driver.revoke([T0]))
+    await wait_for(lambda: not stream._buffer, what="buffer purged")
+    assert not revoke.done()  # waiting for offset 3 to finish
+    release.set()
+    await revoke
+    # 0..3 processed; 4.. were buffered, dropped, uncommitted: the next owner gets them
+    assert driver.committed_offsets[T0] == 4
+    assert not any(isinstance(e, RevokeDrainTimeout) for e in events)
+    assert app.consumer.assignment() == frozenset()
+    task.cancel()
+    await app.stop()
+
+
+async def test_revoke_drain_timeout_reports_held_offsets() -> None:
+    app, driver, events = make_app(revoke_drain_timeout=0.05)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 3)
+    started = asyncio.Event()
+
+    async def stuck() -> None:
+        async for event in stream:
+            if event.offset == 1:
+                started.set()
+                await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck())
+    await started.wait()
+    await driver.revoke([T0])
+    timeouts = [e for e in events if isinstance(e, RevokeDrainTimeout)]
+    assert len(timeouts) == 1 and timeouts[0].held == {T0: (1,)}
+    assert driver.committed_offsets[T0] == 1  # offset 0 was processed, 1 was not
+    task.cancel()
+    await app.stop()
+
+
+async def test_late_ack_after_revoke_changes_nothing() -> None:
+    app, driver, _ = make_app(revoke_drain_timeout=0.01)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 2)
+    await wait_for(lambda: len(stream._buffer) == 2)
+    message = stream._buffer[0].message
+    stream._buffer.clear()  # simulate a reader holding it across the revoke
+    await driver.revoke([T0])
+    await driver.assign([T0])
+    message.refcount = 1
+    assert message.decref()
+    assert not app.consumer.ack(message)
+    assert app.consumer.partition_states()[T0].committed == 0  # never past held offset 0
+    await app.stop()
+
+
+async def test_commit_failure_keeps_offset_and_is_reported() -> None:
+    app, driver, events = make_app()
+    app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 2)
+    stream = app.conductor.streams[0]
+    n = 0
+    async for _ in stream:
+        n += 1
+        if n == 2:
+            break
+    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    driver.fail_commits = RuntimeError("coordinator not available")
+    assert not await app.consumer.commit()
+    state = app.consumer.partition_states()[T0]
+    assert state.committed is None and state.commits_failed == 1
+    failed = [e for e in events if isinstance(e, CommitFailed)]
+    assert failed and "coordinator not available" in failed[0].error
+    driver.fail_commits = None
+    assert await app.consumer.commit()
+    assert state.committed == 2
+    await app.stop()
+
+
+async def test_concurrent_commits_coalesce_without_stale_answers() -> None:
+    app, driver, _ = make_app()
+    consumer = app.consumer
+    app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    state = consumer.partition_states()[T0]
+    messages = [Message(T0, i, 0, None, b"", (), 0.0) for i in range(6)]
+    for m in messages:
+        assert consumer.track_message(m)
+    consumer.ack(messages[0])
+    driver.commit_gate = asyncio.Event()
+    first = asyncio.create_task(consumer.commit())  # commits up to 1, held at the gate
+    await wait_for(lambda: driver.commit_calls)
+    consumer.ack(messages[1])
+    consumer.ack(messages[2])
+    second = asyncio.create_task(consumer.commit())  # wants 3: must not accept first's 1
+    third = asyncio.create_task(consumer.commit())
+    await asyncio.sleep(0)
+    driver.commit_gate.set()
+    assert await first and await second and await third
+    assert state.committed == 3
+    assert driver.commit_calls == [{T0: 1}, {T0: 3}]  # second and third coalesced
+    await app.stop()
+
+
+async def test_livelock_warning_names_the_blocking_offset_and_clears() -> None:
+    app, driver, events = make_app(commit_interval=0.01, commit_livelock_soft_timeout=0.05)
+    stuck_stream = app.stream("orders")
+    other_stream = app.stream("audit")
+    audit = TP("audit", 0)
+    await app.start()
+    await driver.assign([T0, audit])
+    release = asyncio.Event()
+
+    async def stuck_worker() -> None:
+        async for event in stuck_stream:
+            if event.offset == 2:
+                await release.wait()
+
+    async def other_worker() -> None:
+        async for _ in other_stream:
+            pass
+
+    tasks = [asyncio.create_task(stuck_worker()), asyncio.create_task(other_worker())]
+    driver.produce(T0, 5)
+    driver.produce(audit, 5)
+    await wait_for(lambda: any(isinstance(e, LivelockWarning) for e in events))
+    warning = next(e for e in events if isinstance(e, LivelockWarning))
+    assert warning.tp == T0 and warning.blocking_offset == 2 and warning.committed == 2
+    states = app.consumer.partition_states()
+    await wait_for(lambda: states[audit].committed == 5)  # the other partition is not blocked
+    assert not any(isinstance(e, LivelockWarning) and e.tp == audit for e in events)
+    release.set()
+    await wait_for(lambda: any(isinstance(e, LivelockCleared) for e in events))
+    await wait_for(lambda: states[T0].committed == 5)
+    assert any(isinstance(e, CommitCompleted) for e in events)
+    for task in tasks:
+        task.cancel()
+    await app.stop()
+
+
+async def test_snapshot_reports_partitions_and_streams() -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders", name="s")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 4)
+    await wait_for(lambda: len(stream._buffer) == 4)
+    iterator = stream.__aiter__()
+    first = await iterator.__anext__()
+    snap = app.snapshot()
+    p = snap.partition(T0)
+    assert p is not None
+    assert (p.committed, p.delivered_end, p.highwater, p.inflight) == (None, 4, 4, 4)
+    assert p.oldest_inflight == 0 and p.last_delivered == 3
+    s = snap.stream("s")
+    assert s is not None
+    assert (s.current, s.current_offset, s.buffer_depth, s.held) == (T0, 0, 3, 4)
+    assert first.offset == 0
+    await iterator.aclose()  # the finally acks offset 0
+    p2 = app.snapshot().partition(T0)
+    assert p2 is not None and p2.oldest_inflight == 1
+    await app.stop()
+
+
+async def test_observing_with_no_subscriber_is_a_no_op() -> None:
+    app, _, _ = make_app()
+    bus = app.events
+    bus._subscribers = ()
+    assert not bus.listening
+    bus.publish(CommitCompleted(offsets={}, duration=0.0))  # nothing to call, nothing raised
+
+
+async def test_wait_empty_and_stop_leave_unstarted_messages_uncommitted() -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 5)
+    await wait_for(lambda: len(stream._buffer) == 5)
+    iterator = stream.__aiter__()
+    await iterator.__anext__()  # offset 0 started
+    stop = asyncio.create_task(app.stop())
+    await wait_for(lambda: not stream._buffer)  # 1..4 dropped, 0 still processing
+    assert not stop.done()
+    await iterator.aclose()
+    await stop
+    assert driver.committed_offsets[T0] == 1
