@@ -1,0 +1,49 @@
+"""The ``kconsume`` command: one Typer app per command group, mounted here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from .._version import __version__
+from .broker import broker_command
+from .demo import demo_command
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="kconsume",
+    help="A Kafka consumer engine you can see into.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kconsume {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """kconsume: tail topics, debug stuck commits, run filtered headless consumers."""
+
+
+app.command("broker", rich_help_panel="Local development")(broker_command)
+app.command("demo", rich_help_panel="Local development")(demo_command)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app()

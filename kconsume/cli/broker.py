@@ -1,0 +1,36 @@
+"""``kconsume broker``: a local Kafka-protocol broker for people with no Kafka at hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..broker import EmbeddedBroker
+from ..engine.transport.base import KConsumeError
+from .errors import fail
+
+
+def broker_command(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 9092,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the embedded in-memory broker (Tansu) until Ctrl-C.
+
+    Needs the broker extra: pip install 'kconsume[broker]'.  Topics are not
+    created automatically; data lives in memory and is gone when it stops.
+    """
+    broker = EmbeddedBroker(port=port, host=host)
+    try:
+        broker.start()
+    except KConsumeError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"broker listening on {broker.url} (log: {broker.log_path}); Ctrl-C stops it")
+    try:
+        code = broker.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        broker.stop()
+    if code:
+        raise fail(f"broker exited with status {code}:\n{broker.log_text(2000)}")

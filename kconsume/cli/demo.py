@@ -1,0 +1,44 @@
+"""``kconsume demo``: the engine at work on an embedded broker with sample orders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..demo import DemoSettings, run_demo
+from .errors import fail, run_async
+
+
+def demo_command(
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Print progress as text instead of the dashboard.")
+    ] = False,
+    rate: Annotated[float, typer.Option(help="Orders produced per second.", min=0.1)] = 40.0,
+    partitions: Annotated[int, typer.Option(help="Partitions of the orders topic.", min=1)] = 4,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).", min=0)
+    ] = None,
+    every: Annotated[float, typer.Option(help="Seconds between progress reports.", min=0.1)] = 3.0,
+    port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
+    slow_every: Annotated[
+        int,
+        typer.Option(help="Billing stalls on about one order in this many (0: never).", min=0),
+    ] = 150,
+) -> None:
+    """Start an embedded broker, produce sample JSON orders, consume them with two streams.
+
+    One stream (billing) now and then takes far too long on a message, so a
+    blocked commit shows within a minute.
+    """
+    if not headless:
+        raise fail("the dashboard is not built yet: use --headless", code=2)
+    settings = DemoSettings(
+        rate=rate,
+        partitions=partitions,
+        duration=duration,
+        progress_every=every,
+        port=port,
+        slow_every=slow_every,
+    )
+    run_async(run_demo(settings))

@@ -1,0 +1,45 @@
+"""Turning engine errors into clear messages and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+import typer
+
+from ..engine.transport.base import KConsumeError
+
+__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "fail", "run_async"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
+    typer.secho(f"kconsume: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run a command's coroutine; Ctrl-C and SIGTERM cancel it cleanly, errors become messages."""
+
+    async def runner() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await main
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    try:
+        asyncio.run(runner())
+    except KConsumeError as exc:
+        raise fail(str(exc)) from None

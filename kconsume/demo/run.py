@@ -1,0 +1,110 @@
+"""Running the demo: broker, topic, producer, engine with two streams, progress output."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from ..admin import create_topics, producer
+from ..broker import EmbeddedBroker
+from ..engine import App, Stream
+from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
+from .orders import produce_orders
+from .progress import format_event, format_progress
+
+__all__ = ["DemoSettings", "run_demo"]
+
+
+@dataclass(slots=True)
+class DemoSettings:
+    topic: str = "orders"
+    partitions: int = 4
+    rate: float = 40.0
+    """Orders produced per second."""
+    group: str = "kconsume-demo"
+    progress_every: float = 3.0
+    duration: float | None = None
+    """Stop after this many seconds (None: until Ctrl-C)."""
+    slow_every: int = 150
+    """Billing takes ``slow_seconds`` on about one message in this many."""
+    slow_seconds: float = 15.0
+    commit_interval: float = 1.0
+    livelock_timeout: float = 8.0
+    port: int | None = None
+
+
+async def audit(stream: Stream) -> None:
+    """Fast stream: looks at every order."""
+    async for event in stream:
+        _ = event.value["total"]
+
+
+def billing(settings: DemoSettings) -> Callable[[Stream], Awaitable[None]]:
+    async def bill(stream: Stream) -> None:
+        """Slow stream: a little work per order, and now and then far too long on one."""
+        rng = random.Random(11)
+        async for event in stream:
+            if settings.slow_every and rng.randrange(settings.slow_every) == 0:
+                await asyncio.sleep(settings.slow_seconds)
+            else:
+                await asyncio.sleep(0.002)
+            _ = event.value["customer"]
+
+    return bill
+
+
+async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
+    """Run the headless demo until cancelled (Ctrl-C) or ``settings.duration`` passes."""
+    with EmbeddedBroker(port=settings.port) as broker:
+        print(f"embedded broker on {broker.url}", file=out, flush=True)
+        await create_topics(broker.url, {settings.topic: settings.partitions})
+        orders_producer = producer(broker.url, linger_ms=5)
+        await orders_producer.start()
+        produce_task = asyncio.create_task(
+            produce_orders(orders_producer, settings.topic, settings.rate), name="demo-producer"
+        )
+        app = App(
+            broker.url,
+            group_id=settings.group,
+            commit_interval=settings.commit_interval,
+            commit_livelock_soft_timeout=settings.livelock_timeout,
+            revoke_drain_timeout=2.0,
+            stop_drain_timeout=1.0,
+            session_timeout_ms=3000,  # Tansu holds a join for about half of it
+            heartbeat_interval_ms=500,
+        )
+        app.agent(settings.topic, value="json", name="audit")(audit)
+        app.agent(settings.topic, value="json", name="billing")(billing(settings))
+
+        def show(event: EngineEvent) -> None:
+            if not isinstance(event, CommitStarted | CommitCompleted):  # too chatty for a demo
+                print(format_event(event), file=out, flush=True)
+
+        app.events.subscribe(show)
+        try:
+            await app.start()
+            await _report(app, settings, out)
+        finally:
+            produce_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await produce_task
+            await app.stop()
+            await orders_producer.stop()
+            print("demo stopped", file=out, flush=True)
+
+
+async def _report(app: App, settings: DemoSettings, out: TextIO) -> None:
+    started = time.monotonic()
+    last_total, last_at = 0, started
+    while settings.duration is None or time.monotonic() - started < settings.duration:
+        await asyncio.sleep(settings.progress_every)
+        snapshot = app.snapshot()
+        rate = (snapshot.delivered_total - last_total) / max(snapshot.at - last_at, 1e-6)
+        last_total, last_at = snapshot.delivered_total, snapshot.at
+        print(format_progress(snapshot, rate), file=out, flush=True)
