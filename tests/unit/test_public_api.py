@@ -1,0 +1,55 @@
+"""The public API: what kconsume exports, and the engine's independence from any UI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import kconsume
+import kconsume.engine
+
+ENGINE = Path(kconsume.engine.__file__).parent
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {name for name in vars(kconsume) if not name.startswith("_")}
+    public -= {"engine", "cli", "broker", "admin", "demo"}  # subpackages, not API
+    assert set(kconsume.__all__) == public | {"__version__"}
+
+
+def test_upstream_names_are_exported() -> None:
+    for name in ("Fetcher", "Consumer", "Conductor", "Stream", "Message", "TP", "App"):
+        assert name in kconsume.__all__
+
+
+def test_consumer_has_the_upstream_api() -> None:
+    for name in (
+        "track_message",
+        "ack",
+        "commit",
+        "force_commit",
+        "maybe_wait_for_commit_to_finish",
+        "on_partitions_assigned",
+        "on_partitions_revoked",
+        "on_stop",
+        "on_task_error",
+        "wait_empty",
+        "close",
+        "unacked",
+    ):
+        assert hasattr(kconsume.Consumer, name), name
+    assert hasattr(kconsume.Fetcher, "on_stop")
+
+
+def test_engine_never_imports_textual_or_typer() -> None:
+    for path in ENGINE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in {"textual", "typer", "rich"}, f"{path}: {name}"
