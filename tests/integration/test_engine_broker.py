@@ -278,3 +278,32 @@ async def test_observer_mode_reads_without_committing(
         assert not await app.consumer.commit()
         task.cancel()
     assert all(p.committed is None for p in app.snapshot().partitions)
+
+
+async def test_full_buffer_pauses_at_the_broker_without_loss_or_duplicates(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 600)
+    app = engine(broker, "g-flow", stream_buffer_maxsize=8, max_poll_records=20)
+    stream = app.stream(topic)
+    seen: list[tuple[int, int]] = []
+    paused_seen = False
+
+    async def slow_reader() -> None:
+        nonlocal paused_seen
+        async for event in stream:
+            seen.append((event.partition, event.offset))
+            paused_seen = paused_seen or stream.paused
+            if len(seen) % 50 == 0:
+                await asyncio.sleep(0.01)  # let the fetch loop run ahead and fill the buffer
+
+    async with app:
+        task = asyncio.create_task(slow_reader())
+        await wait_for(lambda: len(seen) >= 600, timeout=30)
+        await wait_for(lambda: all(p.committed == 200 for p in app.snapshot().partitions))
+        task.cancel()
+    assert paused_seen
+    assert len(seen) == 600 and len(set(seen)) == 600  # every message once
+    for partition in range(3):
+        offsets = [o for p, o in seen if p == partition]
+        assert offsets == list(range(200))  # in order after pause/resume

@@ -1,0 +1,49 @@
+"""Broker URLs and client settings for the aiokafka transport."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from kconsume.engine import KConsumeError
+from kconsume.engine.transport.aiokafka import bootstrap_servers, client_settings
+
+
+@pytest.mark.parametrize(
+    ("url", "servers"),
+    [
+        ("kafka://a:9092", ["a:9092"]),
+        ("kafka://a:9092,b:9093", ["a:9092", "b:9093"]),
+        ("a:1,b", ["a:1", "b:9092"]),
+        ("kafka://broker/", ["broker:9092"]),
+    ],
+)
+def test_bootstrap_servers(url: str, servers: list[str]) -> None:
+    assert bootstrap_servers(url) == servers
+
+
+@pytest.mark.parametrize("url", ["http://a:9092", "kafka://", ""])
+def test_bad_broker_urls_are_clear_errors(url: str) -> None:
+    with pytest.raises(KConsumeError):
+        bootstrap_servers(url)
+
+
+def test_sasl_settings_pass_through_and_ssl_gets_a_context() -> None:
+    settings = client_settings(
+        {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": "u",
+            "sasl_plain_password": "p",
+            "not_a_client_setting": 1,
+        }
+    )
+    assert settings["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert settings["sasl_plain_username"] == "u"
+    assert isinstance(settings["ssl_context"], ssl.SSLContext)
+    assert "not_a_client_setting" not in settings
+
+
+def test_plaintext_needs_no_ssl_context() -> None:
+    assert client_settings({"request_timeout_ms": 1000}) == {"request_timeout_ms": 1000}
