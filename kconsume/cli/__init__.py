@@ -9,6 +9,7 @@ import typer
 
 from .._version import __version__
 from .broker import broker_command
+from .consume import consume_command
 from .demo import demo_command
 
 __all__ = ["app", "main"]
@@ -38,6 +39,7 @@ def root(
     """kconsume: tail topics, debug stuck commits, run filtered headless consumers."""
 
 
+app.command("consume", rich_help_panel="Consuming")(consume_command)
 app.command("broker", rich_help_panel="Local development")(broker_command)
 app.command("demo", rich_help_panel="Local development")(demo_command)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
 from ..engine.transport.base import KConsumeError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "fail", "run_async"]
+
+T = TypeVar("T")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -22,24 +24,27 @@ def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_async(main: Coroutine[Any, Any, None]) -> None:
-    """Run a command's coroutine; Ctrl-C and SIGTERM cancel it cleanly, errors become messages."""
+def run_async(main: Coroutine[Any, Any, T]) -> T | None:
+    """Run a command's coroutine; Ctrl-C and SIGTERM cancel it, errors become messages.
 
-    async def runner() -> None:
+    Returns the coroutine's result, or None if it was cancelled before finishing.
+    """
+
+    async def runner() -> T | None:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         assert task is not None
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         try:
-            await main
+            return await main
         except asyncio.CancelledError:
-            pass
+            return None
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
     try:
-        asyncio.run(runner())
+        return asyncio.run(runner())
     except KConsumeError as exc:
         raise fail(str(exc)) from None

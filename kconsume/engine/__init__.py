@@ -20,6 +20,7 @@ from .events import (
 )
 from .fetcher import Fetcher
 from .offsets import PartitionState, Range
+from .positions import StartAt
 from .snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
 from .stream import Stream
 from .transport.aiokafka import AIOKafkaTransport, BrokerUnreachableError
@@ -57,6 +58,7 @@ __all__ = [
     "RebalanceStarted",
     "Record",
     "RevokeDrainTimeout",
+    "StartAt",
     "Stream",
     "StreamSnapshot",
     "Transport",

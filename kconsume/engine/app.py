@@ -24,11 +24,12 @@ from .conductor import Conductor
 from .consumer import DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
 from .events import EventBus
 from .fetcher import Fetcher
+from .positions import StartAt
 from .snapshot import EngineSnapshot, take_snapshot
 from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
 from .transport.aiokafka import AIOKafkaTransport
 from .transport.base import KConsumeError, Transport
-from .types import TP
+from .types import TP, Message
 
 __all__ = ["Agent", "App"]
 
@@ -53,8 +54,10 @@ class App:
     """A kconsume application: streams over topics, consumed by one engine.
 
     ``broker`` is a ``kafka://host:port[,host:port]`` URL.  Without ``group_id``
-    the app only observes: it reads every partition (or ``partitions``) from
-    ``auto_offset_reset`` and never commits.  ``transport`` replaces the Kafka
+    the app only observes: it reads every partition (or ``partitions``) and never
+    commits.  Partitions the group has no committed offset for start at
+    ``start_at`` (``beginning``, ``end``, ``N``, ``-N``, ``@TIME``; default:
+    ``auto_offset_reset``).  ``transport`` replaces the Kafka
     transport (unit tests pass an in-process fake).  Other keyword arguments are
     transport settings (SSL, SASL, aiokafka tuning).
     """
@@ -71,6 +74,7 @@ class App:
         commit_livelock_soft_timeout: float | None = None,
         revoke_drain_timeout: float | None = None,
         stop_drain_timeout: float = DEFAULT_STOP_DRAIN_TIMEOUT,
+        start_at: StartAt | str | None = None,
         stream_buffer_maxsize: int = DEFAULT_BUFFER_MAXSIZE,
         transport: Transport | None = None,
         **transport_settings: Any,
@@ -97,6 +101,7 @@ class App:
             commit_interval=commit_interval,
             commit_livelock_soft_timeout=commit_livelock_soft_timeout,
             revoke_drain_timeout=revoke_drain_timeout,
+            start_at=StartAt.parse(start_at) if isinstance(start_at, str) else start_at,
             events=self.events,
         )
         self.fetcher = Fetcher(self)
@@ -115,8 +120,13 @@ class App:
         value: str | Codec | None = "raw",
         name: str | None = None,
         maxsize: int | None = None,
+        prefilter: Callable[[Message], bool] | None = None,
     ) -> Stream:
-        """Declare a stream over ``topics`` decoded with the ``key``/``value`` codecs."""
+        """Declare a stream over ``topics`` decoded with the ``key``/``value`` codecs.
+
+        ``prefilter`` sees each raw message before it is decoded; when it returns
+        False the message is skipped (and acked) for this stream without decoding.
+        """
         if self._started:
             raise KConsumeError("declare streams before the app starts")
         taken = {s.name for s in self.conductor.streams}
@@ -135,6 +145,7 @@ class App:
             key_codec=codec(key),
             value_codec=codec(value),
             maxsize=maxsize or self.stream_buffer_maxsize,
+            prefilter=prefilter,
         )
         self.conductor.add(stream)
         return stream

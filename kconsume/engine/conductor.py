@@ -27,6 +27,8 @@ class _CodecGroup:
     decode_key: Callable[[bytes | None], Any]
     decode_value: Callable[[bytes | None], Any]
     streams: tuple[Stream, ...]
+    prefiltered: bool
+    """True if any stream of the group has a prefilter (checked before decoding)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -65,7 +67,12 @@ class Conductor:
         self._plans = {}
         for topic, groups in by_topic.items():
             plan_groups = tuple(
-                _CodecGroup(s[0].key_codec.decode, s[0].value_codec.decode, tuple(s))
+                _CodecGroup(
+                    s[0].key_codec.decode,
+                    s[0].value_codec.decode,
+                    tuple(s),
+                    any(stream.prefilter is not None for stream in s),
+                )
                 for s in groups.values()
             )
             self._plans[topic] = _Plan(sum(len(g.streams) for g in plan_groups), plan_groups)
@@ -81,14 +88,24 @@ class Conductor:
             return
         message.refcount = plan.refcount
         for group in plan.groups:
+            streams = group.streams
+            if group.prefiltered:
+                streams = tuple(s for s in streams if s.accepts(message))
+                skipped = len(group.streams) - len(streams)
+                if skipped:
+                    message.refcount -= skipped
+                    if not streams:
+                        if message.refcount == 0:
+                            self.app.consumer.ack(message)
+                        continue
             try:
                 event = Event(
                     message, group.decode_key(message.key), group.decode_value(message.value)
                 )
             except Exception as exc:
-                self._on_decode_error(message, group.streams, exc)
+                self._on_decode_error(message, streams, exc)
                 continue
-            for stream in group.streams:
+            for stream in streams:
                 stream.put(event)
 
     def _on_decode_error(

@@ -36,6 +36,7 @@ from .events import (
     RevokeDrainTimeout,
 )
 from .offsets import PartitionState
+from .positions import StartAt
 from .transport.base import MessageCallback, PartitionsCallback, RecordLike
 from .types import TP, Message
 
@@ -69,6 +70,7 @@ class Consumer:
         commit_interval: float | None = None,
         commit_livelock_soft_timeout: float | None = None,
         revoke_drain_timeout: float | None = None,
+        start_at: StartAt | None = None,
         events: EventBus | None = None,
         **kwargs: Any,
     ) -> None:
@@ -87,6 +89,8 @@ class Consumer:
             if revoke_drain_timeout is not None
             else DEFAULT_REVOKE_DRAIN_TIMEOUT
         )
+        #: Where partitions without a committed offset start (None: the driver's reset policy).
+        self.start_at = start_at
         app = transport.app
         self.events = events or (app.events if app is not None else EventBus())
         self._driver = transport.create_driver(self)
@@ -261,6 +265,18 @@ class Consumer:
             self._settled.set()
         return True
 
+    def hold(self, message: Message) -> None:
+        """Keep ``message`` unacked past its stream's loop body, until :meth:`release`.
+
+        Caller: code that must finish work elsewhere first (``consume`` flushes its
+        output before a message may be committed).
+        """
+        message.refcount += 1
+
+    def release(self, message: Message) -> bool:
+        """Drop a :meth:`hold`; acks the message if that was its last reference."""
+        return message.decref() and self.ack(message)
+
     def drop(self, message: Message) -> None:
         """Give up on a delivered message without acking it (it stays uncommitted).
 
@@ -386,6 +402,7 @@ class Consumer:
         Caller: the driver once the group has assigned partitions.
         """
         committed = await self._driver.committed(assigned) if assigned else {}
+        await self._seek_to_start([tp for tp in assigned if committed.get(tp) is None])
         now = time.monotonic()
         for tp in assigned:
             tp = TP(tp.topic, tp.partition)
@@ -398,6 +415,14 @@ class Consumer:
         self.events.publish(
             PartitionsAssigned(tps=frozenset(assigned), generation=self._driver.generation)
         )
+
+    async def _seek_to_start(self, tps: list[TP]) -> None:
+        """Position partitions that have no committed offset at ``start_at``."""
+        start = self.start_at
+        if not tps or start is None or start.kind == "stored":
+            return
+        for tp, offset in (await self._driver.start_offsets(tps, start)).items():
+            self._driver.seek(tp, offset)
 
     # -- commits --------------------------------------------------------------
 

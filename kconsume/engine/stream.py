@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .codecs import Codec
-from .types import TP, Event
+from .types import TP, Event, Message
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -39,6 +39,7 @@ class StreamSnapshot:
     paused: bool
     processed: int
     decode_errors: int
+    prefiltered: int
     current: TP | None
     current_offset: int | None
     current_for: float | None
@@ -67,6 +68,7 @@ class Stream:
         key_codec: Codec,
         value_codec: Codec,
         maxsize: int = DEFAULT_BUFFER_MAXSIZE,
+        prefilter: Callable[[Message], bool] | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError("stream buffer maxsize must be at least 1")
@@ -78,6 +80,8 @@ class Stream:
         self.key_codec = key_codec
         self.value_codec = value_codec
         self.maxsize = maxsize
+        #: Runs on the raw message before decoding; False skips it for this stream.
+        self.prefilter = prefilter
         self._resume_at = maxsize // 2
         self._buffer: deque[Event] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -88,6 +92,9 @@ class Stream:
         self.processed = 0
         #: Messages skipped because this stream's codecs could not decode them.
         self.decode_errors = 0
+        #: Messages the prefilter skipped, and prefilter calls that raised (also skipped).
+        self.prefiltered = 0
+        self.prefilter_errors = 0
         #: The event the reader is on, and since when (``time.monotonic()``).
         self.current: Event | None = None
         self.current_since = 0.0
@@ -96,6 +103,19 @@ class Stream:
         return f"<Stream {self.name} topics={list(self.topics)}>"
 
     # -- the Conductor's side ------------------------------------------------
+
+    def accepts(self, message: Message) -> bool:
+        """Run the prefilter on the raw message.  Caller: Conductor, before decoding."""
+        prefilter = self.prefilter
+        if prefilter is None:
+            return True
+        try:
+            if prefilter(message):
+                return True
+        except Exception:
+            self.prefilter_errors += 1
+        self.prefiltered += 1
+        return False
 
     def put(self, event: Event) -> None:
         """Append an event.  Caller: ``Conductor.on_message`` (per message; no await)."""
@@ -133,6 +153,11 @@ class Stream:
         """The assigned partitions of this stream's topics."""
         topics = self.topics
         return [tp for tp in self.consumer.assignment() if tp.topic in topics]
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting in the buffer (0: the next read will wait for the fetcher)."""
+        return len(self._buffer)
 
     @property
     def paused(self) -> bool:
@@ -214,6 +239,7 @@ class Stream:
             paused=self._paused,
             processed=self.processed,
             decode_errors=self.decode_errors,
+            prefiltered=self.prefiltered,
             current=current.message.tp if current is not None else None,
             current_offset=current.message.offset if current is not None else None,
             current_for=now - self.current_since if current is not None else None,

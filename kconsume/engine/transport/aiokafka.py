@@ -7,6 +7,7 @@ same engine runs against a real multi-broker cluster.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from ..positions import StartAt
 from ..types import TP
 from .base import (
     ConsumerDriver,
@@ -141,6 +143,7 @@ class AIOKafkaDriver:
         self._servers = servers
         self._group_id = group_id
         self._partitions = partitions
+        self._settings = settings
         self._client = AIOKafkaConsumer(
             bootstrap_servers=servers,
             group_id=group_id,
@@ -235,6 +238,96 @@ class AIOKafkaDriver:
         except Exception:  # not assigned any more
             return None
         return value if isinstance(value, int) else None
+
+    async def position(self, tp: TP) -> int | None:
+        kafka_tp = TopicPartition(*tp)
+        if kafka_tp not in self._client.assignment():
+            return None
+        try:
+            position: int = await self._client.position(kafka_tp)
+        except KafkaError:  # revoked meanwhile
+            return None
+        return position
+
+    async def end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        kafka_tps = [TopicPartition(*tp) for tp in tps]
+        if not kafka_tps:
+            return {}
+        listed = await self._client.end_offsets(kafka_tps)
+        ends = await self._confirm_ends(listed)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def _confirm_ends(self, listed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Check listed end offsets against a fetch's highwater, which every broker gets right.
+
+        Tansu answers ListOffsets(latest) with the last batch's base offset + 1, short of
+        the end when that batch holds several records.  A fetch from just before the
+        listed end reports the true highwater; on real Kafka the two agree.
+        """
+        probe_tps = [tp for tp, offset in listed.items() if offset > 0]
+        if not probe_tps:
+            return listed
+        probe = AIOKafkaConsumer(
+            bootstrap_servers=self._servers,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=1024,
+            **self._settings,
+        )
+        ends = dict(listed)
+        await probe.start()
+        try:
+            probe.assign(probe_tps)
+            for tp in probe_tps:
+                probe.seek(tp, listed[tp] - 1)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            missing = set(probe_tps)
+            while missing and loop.time() < deadline:
+                await probe.getmany(timeout_ms=100)
+                for tp in list(missing):
+                    highwater = probe.highwater(tp)
+                    if highwater is not None:
+                        ends[tp] = max(listed[tp], highwater)
+                        missing.discard(tp)
+        finally:
+            await probe.stop()
+        return ends
+
+    async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
+        kafka_tps = [TopicPartition(*tp) for tp in tps]
+        if not kafka_tps:
+            return {}
+        begin = await self._client.beginning_offsets(kafka_tps)
+        end = await self._confirm_ends(await self._client.end_offsets(kafka_tps))
+        out: dict[TP, int] = {}
+        found = {}
+        if start.kind == "time":
+            found = await self._client.offsets_for_times(dict.fromkeys(kafka_tps, start.value))
+        for tp in kafka_tps:
+            low, high = begin[tp], end[tp]
+            if start.kind == "beginning":
+                offset = low
+            elif start.kind == "offset":
+                offset = min(max(start.value, low), high)
+            elif start.kind == "from_end":
+                offset = max(low, high - start.value)
+            elif start.kind == "time":
+                hit = found.get(tp)
+                if hit is None:  # nothing at or after that time
+                    offset = high
+                elif hit.timestamp < 0:  # the broker could not tell (Tansu): scan from the start
+                    offset = low
+                else:
+                    offset = hit.offset
+            else:  # end, and stored without a committed offset
+                offset = high
+            out[TP(tp.topic, tp.partition)] = offset
+        return out
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self._client.seek(TopicPartition(*tp), offset)
 
     def pause(self, tps: Iterable[TP]) -> None:
         assigned = self._client.assignment()

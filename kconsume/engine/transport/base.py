@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..positions import StartAt
 from ..types import TP, Message
 
 if TYPE_CHECKING:
@@ -85,6 +86,18 @@ class ConsumerDriver(Protocol):
 
     def highwater(self, tp: TP) -> int | None:
         """The partition's log end offset as of the last fetch, if known."""
+
+    async def position(self, tp: TP) -> int | None:
+        """The next offset the driver will fetch for ``tp`` (None if not assigned)."""
+
+    async def end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """The partitions' log end offsets now (a round trip to the broker)."""
+
+    async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
+        """Concrete offsets for a start position (beginning, end, N, -N, @TIME)."""
+
+    def seek(self, tp: TP, offset: int) -> None:
+        """Fetch ``tp`` from ``offset`` next."""
 
     def pause(self, tps: Iterable[TP]) -> None:
         """Stop fetching these partitions until :meth:`resume`."""

@@ -1,0 +1,168 @@
+"""The filter language shared by ``consume`` and the dashboard.
+
+* ``--where EXPR``: a Python expression over ``key``, ``value``, ``headers``,
+  ``topic``, ``partition``, ``offset``, ``timestamp`` and ``msg``, compiled once.
+  Several are ANDed.
+* ``--header NAME=VALUE`` and ``--grep REGEX``: prefilters on the raw bytes, run
+  by the engine before anything is decoded.
+* ``--script FILE.py``: ``keep(msg) -> bool`` and/or ``transform(msg) -> object | None``,
+  sync or async.
+
+Syntax errors are found before anything is consumed and reported with a caret under
+the position.  Errors while filtering one message are the caller's to count.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import runpy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+from ..engine.transport.base import KConsumeError
+from ..engine.types import Message
+from .record import ConsumedRecord
+
+__all__ = [
+    "FilterSyntaxError",
+    "Prefilter",
+    "Script",
+    "Where",
+    "compile_where",
+    "load_script",
+    "make_prefilter",
+]
+
+#: Modules a ``--where`` expression can use without importing them.
+_WHERE_GLOBALS: dict[str, Any] = {"re": re, "__builtins__": __builtins__}
+
+
+class FilterSyntaxError(KConsumeError):
+    """A filter that cannot be compiled: bad usage, reported before consuming."""
+
+
+def caret_message(kind: str, source: str, error: SyntaxError) -> str:
+    """``kind`` error with the offending line and a caret under the position."""
+    lines = source.splitlines() or [""]
+    lineno = max(1, min(error.lineno or 1, len(lines)))
+    line = lines[lineno - 1]
+    column = max(1, min(error.offset or 1, len(line) + 1))
+    where = f" (line {lineno})" if len(lines) > 1 else ""
+    return f"{kind}: {error.msg}{where}\n  {line}\n  {' ' * (column - 1)}^"
+
+
+@dataclass(slots=True)
+class Where:
+    """Compiled ``--where`` expressions, ANDed."""
+
+    sources: tuple[str, ...]
+    codes: tuple[CodeType, ...]
+
+    def __call__(self, record: ConsumedRecord) -> bool:
+        names = record.names()
+        return all(eval(code, _WHERE_GLOBALS, names) for code in self.codes)
+
+
+def compile_where(expressions: Sequence[str]) -> Where | None:
+    """Compile every expression once; FilterSyntaxError (with a caret) if one is broken."""
+    if not expressions:
+        return None
+    codes = []
+    for expression in expressions:
+        try:
+            codes.append(compile(expression, "<where>", "eval"))
+        except SyntaxError as exc:
+            raise FilterSyntaxError(
+                caret_message("bad --where expression", expression, exc)
+            ) from None
+    return Where(tuple(expressions), tuple(codes))
+
+
+@dataclass(slots=True)
+class Prefilter:
+    """``--header`` and ``--grep`` checks on a raw message, before decoding (all must hold)."""
+
+    headers: tuple[tuple[str, bytes], ...] = ()
+    patterns: tuple[re.Pattern[bytes], ...] = field(default_factory=tuple)
+
+    def __call__(self, message: Message) -> bool:
+        for name, wanted in self.headers:
+            if not any(k == name and v == wanted for k, v in message.headers):
+                return False
+        for pattern in self.patterns:
+            key, value = message.key, message.value
+            if not (
+                (value is not None and pattern.search(value))
+                or (key is not None and pattern.search(key))
+            ):
+                return False
+        return True
+
+
+def make_prefilter(headers: Sequence[str], greps: Sequence[str]) -> Prefilter | None:
+    """Parse ``NAME=VALUE`` headers and byte regexes; FilterSyntaxError if one is broken."""
+    if not headers and not greps:
+        return None
+    parsed = []
+    for spec in headers:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            raise FilterSyntaxError(f"bad --header {spec!r}: use NAME=VALUE")
+        parsed.append((name, value.encode()))
+    patterns = []
+    for spec in greps:
+        try:
+            patterns.append(re.compile(spec.encode()))
+        except re.error as exc:
+            position = exc.pos if exc.pos is not None else 0
+            raise FilterSyntaxError(
+                f"bad --grep regex: {exc.msg}\n  {spec}\n  {' ' * position}^"
+            ) from None
+    return Prefilter(tuple(parsed), tuple(patterns))
+
+
+@dataclass(slots=True)
+class Script:
+    """``keep``/``transform`` from a ``--script`` file (each may be async)."""
+
+    path: Path
+    keep: Callable[[ConsumedRecord], Any] | None
+    transform: Callable[[ConsumedRecord], Any] | None
+    keep_is_async: bool = False
+    transform_is_async: bool = False
+
+
+def load_script(path: str | Path) -> Script:
+    """Run the file once and take its ``keep`` and ``transform``; FilterSyntaxError if unusable."""
+    file = Path(path)
+    try:
+        source = file.read_text()
+    except OSError as exc:
+        raise FilterSyntaxError(f"cannot read --script {file}: {exc.strerror}") from None
+    try:
+        compile(source, str(file), "exec")
+    except SyntaxError as exc:
+        raise FilterSyntaxError(caret_message(f"bad --script {file}", source, exc)) from None
+    try:
+        namespace = runpy.run_path(str(file), run_name="kconsume_script")
+    except Exception as exc:
+        raise FilterSyntaxError(
+            f"--script {file} failed while loading: {type(exc).__name__}: {exc}"
+        ) from None
+    keep, transform = namespace.get("keep"), namespace.get("transform")
+    if keep is None and transform is None:
+        raise FilterSyntaxError(f"--script {file} defines neither keep(msg) nor transform(msg)")
+    for name, fn in (("keep", keep), ("transform", transform)):
+        if fn is not None and not callable(fn):
+            raise FilterSyntaxError(f"--script {file}: {name} is not a function")
+    return Script(
+        file,
+        keep,
+        transform,
+        inspect.iscoroutinefunction(keep),
+        inspect.iscoroutinefunction(transform),
+    )

@@ -1,0 +1,188 @@
+"""Output formats for ``consume``: jsonl, pretty, raw and templates.
+
+Every formatter turns one event (and, after ``--script`` transforms, a value) into
+bytes ending in a newline.  JSON is written with orjson; bytes that are not valid
+UTF-8 are never dropped or mangled: they are written base64-encoded and flagged.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..engine.types import Event, Headers
+from .decoding import Undecodable
+from .record import b64, header_value
+
+__all__ = ["TEMPLATE_FIELDS", "Formatter", "make_formatter"]
+
+Formatter = Callable[[Event, Any], bytes]
+"""(event, value to write) -> line.  The value is ``event.value`` unless a script transformed it."""
+
+TEMPLATE_FIELDS = ("topic", "partition", "offset", "timestamp", "time", "key", "value", "headers")
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+_PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
+
+
+def _put(doc: dict[str, Any], field: str, value: Any) -> None:
+    """Set ``doc[field]`` to a JSON-able form of ``value``, flagging base64 and errors."""
+    if type(value) in _PLAIN_TYPES:
+        doc[field] = value
+    elif isinstance(value, bytes | bytearray):
+        doc[field] = b64(bytes(value))
+        doc[f"{field}_encoding"] = "base64"
+    elif isinstance(value, Undecodable):
+        try:
+            doc[field] = value.data.decode("utf-8")
+        except UnicodeDecodeError:
+            doc[field] = b64(value.data)
+            doc[f"{field}_encoding"] = "base64"
+        doc[f"{field}_error"] = value.error
+    else:
+        doc[field] = value  # orjson knows dataclasses, datetimes, numpy; else it says so
+
+
+def _json_headers(headers: Headers) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, raw in headers:
+        decoded = header_value(raw)
+        value: Any = {"base64": b64(decoded)} if isinstance(decoded, bytes) else decoded
+        if name in out:
+            previous = out[name]
+            out[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[name] = value
+    return out
+
+
+def jsonl(event: Event, value: Any) -> bytes:
+    m = event.message
+    doc: dict[str, Any] = {
+        "topic": m.topic,
+        "partition": m.partition,
+        "offset": m.offset,
+        "timestamp": m.timestamp,
+    }
+    _put(doc, "key", event.key)
+    _put(doc, "value", value)
+    doc["headers"] = _json_headers(m.headers) if m.headers else {}
+    return orjson.dumps(doc, option=_NEWLINE)
+
+
+def _text(value: Any) -> str:
+    """A value as template and pretty output show it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return f"base64:{b64(bytes(value))}"
+    if isinstance(value, Undecodable):
+        try:
+            return value.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"base64:{b64(value.data)}"
+    return orjson.dumps(value, default=str).decode()
+
+
+def raw(event: Event, value: Any) -> bytes:
+    """The value alone: bytes exactly as stored, JSON compact, text as text."""
+    if value is None:
+        return b"\n"
+    if isinstance(value, bytes | bytearray):
+        return bytes(value) + b"\n"
+    if isinstance(value, Undecodable):
+        return value.data + b"\n"
+    if isinstance(value, str):
+        return value.encode() + b"\n"
+    return orjson.dumps(value, default=str, option=_NEWLINE)
+
+
+def local_time(timestamp_ms: int) -> str:
+    if timestamp_ms < 0:
+        return "-"
+    seconds, millis = divmod(timestamp_ms, 1000)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(seconds))}.{millis:03d}"
+
+
+class _Colors:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+
+def pretty(color: bool) -> Formatter:
+    paint = _Colors(color)
+
+    def format_pretty(event: Event, value: Any) -> bytes:
+        m = event.message
+        head = (
+            f"{paint(f'{m.topic}[{m.partition}]', '1;36')} {paint(f'@{m.offset}', '33')}  "
+            f"{paint(local_time(m.timestamp), '2')}  key {paint(_text(event.key), '35')}"
+        )
+        if isinstance(value, dict | list):
+            body = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
+        else:
+            body = _text(value)
+        lines = [head, body]
+        if isinstance(value, Undecodable):
+            lines.append(paint(f"  ({value.error})", "31"))
+        if m.headers:
+            shown = ", ".join(f"{k}={_text(header_value(v))}" for k, v in m.headers)
+            lines.append(paint(f"  headers: {shown}", "2"))
+        return ("\n".join(lines) + "\n").encode()
+
+    return format_pretty
+
+
+def _unescape(template: str) -> str:
+    return template.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def template(spec: str) -> Formatter:
+    """A ``str.format`` template over :data:`TEMPLATE_FIELDS`; ValueError if it is broken."""
+    text = _unescape(spec)
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad template {spec!r}: {exc}") from None
+    unknown = sorted({f.split(".")[0].split("[")[0] for f in fields} - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in template; "
+            f"known: {', '.join(TEMPLATE_FIELDS)}"
+        )
+
+    def format_template(event: Event, value: Any) -> bytes:
+        m = event.message
+        line = text.format(
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            timestamp=m.timestamp,
+            time=local_time(m.timestamp),
+            key=_text(event.key),
+            value=_text(value),
+            headers=_text(_json_headers(m.headers)),
+        )
+        return (line + "\n").encode()
+
+    return format_template
+
+
+def make_formatter(name: str, *, color: bool = False) -> Formatter:
+    """``jsonl``, ``pretty``, ``raw``, or a template containing ``{field}``s."""
+    if name == "jsonl":
+        return jsonl
+    if name == "pretty":
+        return pretty(color)
+    if name == "raw":
+        return raw
+    if "{" in name:
+        return template(name)
+    raise ValueError(f"unknown format {name!r}: use jsonl, pretty, raw or a '{{field}}' template")

@@ -1,0 +1,312 @@
+"""``consume`` on the engine: one Stream, filters, output, stop conditions, safe commits.
+
+Delivery is at-least-once: in a group, a written message is *held* (its refcount
+raised) until the output has been flushed, so the engine never commits an offset
+whose line could still be lost, even to ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from ..engine import App, Event, Message, StartAt, Stream
+from ..engine.transport.base import KConsumeError
+from ..engine.types import TP
+from .decoding import Undecodable, output_codec
+from .filters import Script, Where, compile_where, load_script, make_prefilter
+from .output import Formatter, make_formatter
+from .record import ConsumedRecord
+from .stats import Stats
+
+__all__ = ["ConsumeOptions", "FilterFailedError", "run_consume"]
+
+#: Flush at least this often (lines) even while the stream still has events buffered.
+FLUSH_EVERY = 1000
+#: Filter errors shown in full before they are only counted.
+SHOWN_FILTER_ERRORS = 3
+
+
+class FilterFailedError(KConsumeError):
+    """A filter raised and ``--strict`` was given."""
+
+
+@dataclass(slots=True)
+class ConsumeOptions:
+    topics: list[str]
+    broker: str = "kafka://localhost:9092"
+    group: str | None = None
+    offset: StartAt | None = None
+    """Where partitions without a committed offset start (default: end)."""
+    partitions: list[int] | None = None
+    exit_at_end: bool = False
+    count: int | None = None
+    until_ms: int | None = None
+    key_format: str = "auto"
+    value_format: str = "auto"
+    output_format: str = "jsonl"
+    color: bool = False
+    where: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    greps: list[str] = field(default_factory=list)
+    script: Path | None = None
+    strict: bool = False
+    stats: bool = False
+    progress: bool = False
+    commit_interval: float = 1.0
+    broker_settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    formatter: Formatter
+    where: Where | None
+    script: Script | None
+
+
+def prepare(options: ConsumeOptions) -> _Prepared:
+    """Check and compile everything that can be wrong before connecting.
+
+    Raises ``FilterSyntaxError`` or ``ValueError`` (bad usage).
+    """
+    make_prefilter(options.headers, options.greps)
+    output_codec(options.key_format)
+    output_codec(options.value_format)
+    return _Prepared(
+        make_formatter(options.output_format, color=options.color),
+        compile_where(options.where),
+        load_script(options.script) if options.script is not None else None,
+    )
+
+
+class _Run:
+    def __init__(self, options: ConsumeOptions, out: BinaryIO, err: TextIO) -> None:
+        self.options = options
+        self.out = out
+        self.err = err
+        prepared = prepare(options)
+        self.format = prepared.formatter
+        self.where = prepared.where
+        self.script = prepared.script
+        self.stats = Stats()
+        self.app = App(
+            options.broker,
+            group_id=options.group,
+            partitions=options.partitions,
+            start_at=options.offset or StartAt("end"),
+            commit_interval=options.commit_interval,
+            stop_drain_timeout=2.0,
+            **options.broker_settings,
+        )
+        self.stream: Stream = self.app.stream(
+            *options.topics,
+            key=output_codec(options.key_format),
+            value=output_codec(options.value_format),
+            prefilter=make_prefilter(options.headers, options.greps),
+            name="consume",
+        )
+        self.pending: list[bytes] = []
+        self.held: list[Message] = []
+        self.hold = options.group is not None
+        self.finished_tps: set[TP] = set()
+        self.ends: dict[TP, int] = {}
+        self.broken_pipe = False
+
+    # -- output ---------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write and flush pending lines, then let their messages be committed."""
+        if self.pending and not self.broken_pipe:
+            try:
+                self.out.write(b"".join(self.pending))
+                self.out.flush()
+            except BrokenPipeError:
+                self.broken_pipe = True  # the reader left (| head): stop, commit nothing unwritten
+                return
+            self.pending.clear()
+        if self.held:
+            release = self.app.consumer.release
+            for message in self.held:
+                release(message)
+            self.held.clear()
+
+    # -- filters ----------------------------------------------------------------
+
+    def filter_error(self, event: Event, where: str, exc: Exception) -> None:
+        self.stats.filter_errors += 1
+        m = event.message
+        if self.options.strict:
+            raise FilterFailedError(
+                f"{where} failed on {m.tp}@{m.offset}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if self.stats.filter_errors <= SHOWN_FILTER_ERRORS:
+            frames = traceback.extract_tb(exc.__traceback__)
+            place = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+            print(
+                f"kconsume: {where} failed on {m.tp}@{m.offset}: "
+                f"{type(exc).__name__}: {exc}{place}; counted as not matching",
+                file=self.err,
+            )
+            if self.stats.filter_errors == SHOWN_FILTER_ERRORS:
+                print("kconsume: further filter errors are only counted", file=self.err)
+
+    async def keep(self, event: Event) -> tuple[bool, Any]:
+        """Run ``--where`` and ``--script``: (keep it?, value to write)."""
+        value = event.value
+        if self.where is None and self.script is None:
+            return True, value
+        record = ConsumedRecord.from_event(event)
+        if self.where is not None:
+            try:
+                if not self.where(record):
+                    return False, None
+            except Exception as exc:
+                self.filter_error(event, "--where", exc)
+                return False, None
+        script = self.script
+        if script is None:
+            return True, value
+        try:
+            if script.keep is not None:
+                kept = script.keep(record)
+                if script.keep_is_async:
+                    kept = await kept
+                if not kept:
+                    return False, None
+            if script.transform is not None:
+                value = script.transform(record)
+                if script.transform_is_async:
+                    value = await value
+                if value is None:
+                    return False, None
+        except Exception as exc:
+            self.filter_error(event, f"--script {script.path.name}", exc)
+            return False, None
+        return True, value
+
+    # -- stop conditions --------------------------------------------------------
+
+    def past_the_end(self, event: Event) -> bool:
+        """True for a message after its partition's stop point (-e or --until)."""
+        m = event.message
+        end = self.ends.get(m.tp)
+        if end is not None and m.offset >= end:
+            self.finished_tps.add(m.tp)
+            return True
+        until = self.options.until_ms
+        if until is not None and m.timestamp >= until:
+            self.finished_tps.add(m.tp)
+            return True
+        return False
+
+    async def _watch_ends(self) -> None:
+        """For -e/--until: stop the stream once every assigned partition is done."""
+        consumer, driver = self.app.consumer, self.app.consumer.driver
+        until = self.options.until_ms
+        while True:
+            await asyncio.sleep(0.05)
+            assigned = consumer.assignment()
+            if not assigned:
+                continue
+            past_until = until is not None and time.time() * 1000 >= until
+            need = [tp for tp in assigned if tp not in self.ends]
+            if need and (self.options.exit_at_end or past_until):
+                self.ends.update(await driver.end_offsets(need))
+            done = True
+            for tp in assigned:
+                if tp in self.finished_tps:
+                    continue
+                position = await driver.position(tp)
+                end = self.ends.get(tp)
+                if end is None or position is None or position < end:
+                    done = False
+                    break
+            if done:
+                self.stream.stop()  # iteration ends once the buffer is empty
+                return
+
+    async def _show_progress(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.stats.prefiltered = self.stream.prefiltered
+            print(f"\r{self.stats.progress_line()}", end="", file=self.err, flush=True)
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def run(self) -> int:
+        options = self.options
+        await self.app.start()
+        if options.exit_at_end:  # before the first message is processed, where we can
+            consumer = self.app.consumer
+            self.ends.update(await consumer.driver.end_offsets(consumer.assignment()))
+        tasks = []
+        if options.exit_at_end or options.until_ms is not None:
+            tasks.append(asyncio.create_task(self._watch_ends(), name="consume-ends"))
+        if options.progress:
+            tasks.append(asyncio.create_task(self._show_progress(), name="consume-progress"))
+        interrupted = False
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            interrupted = True  # Ctrl-C: what was written is committed, then stop
+        finally:
+            for task in tasks:
+                task.cancel()
+            self.flush()
+            self.stats.prefiltered = self.stream.prefiltered
+            await self.app.stop()
+            if options.progress:
+                print("\r\x1b[2K", end="", file=self.err, flush=True)
+            if options.stats or interrupted:
+                print(self.stats.summary(), file=self.err)
+            elif self.stats.filter_errors > SHOWN_FILTER_ERRORS:
+                print(f"kconsume: {self.stats.filter_errors} filter errors", file=self.err)
+        if self.broken_pipe:
+            _silence_stdout()
+        return 0
+
+    async def _loop(self) -> None:
+        options, stats = self.options, self.stats
+        pending, fmt, held = self.pending, self.format, self.held
+        consumer, stream = self.app.consumer, self.stream
+        check_end = options.exit_at_end or options.until_ms is not None
+        count = options.count
+        async for event in stream:
+            stats.scanned += 1
+            if check_end and self.past_the_end(event):
+                consumer.drop(event.message)  # not ours to write: never commit past it
+                continue
+            if isinstance(event.value, Undecodable) or isinstance(event.key, Undecodable):
+                stats.decode_errors += 1
+            keep, value = await self.keep(event)
+            if keep:
+                stats.matched += 1
+                pending.append(fmt(event, value))
+                if self.hold:
+                    consumer.hold(event.message)
+                    held.append(event.message)
+            if len(pending) >= FLUSH_EVERY or not stream.buffered:
+                self.flush()
+                if self.broken_pipe:
+                    return
+            if count is not None and stats.matched >= count:
+                return
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush does not fail."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+async def run_consume(options: ConsumeOptions, out: BinaryIO, err: TextIO) -> int:
+    """Consume as ``options`` say, writing to ``out``; returns the exit code."""
+    return await _Run(options, out, err).run()

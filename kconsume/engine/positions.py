@@ -1,0 +1,80 @@
+"""Where a partition starts when the group has no committed offset for it.
+
+``StartAt`` is the engine's generalisation of Kafka's ``auto.offset.reset``, with
+kcat's vocabulary: ``beginning``, ``end``, ``stored``, ``N`` (an absolute offset),
+``-N`` (N before the end) and ``@TIME`` (the first record at or after a time, as
+ISO 8601 or epoch milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+__all__ = ["StartAt", "parse_time_ms"]
+
+StartKind = Literal["beginning", "end", "stored", "offset", "from_end", "time"]
+
+_ALIASES: dict[str, StartKind] = {
+    "beginning": "beginning",
+    "earliest": "beginning",
+    "oldest": "beginning",
+    "end": "end",
+    "latest": "end",
+    "newest": "end",
+    "stored": "stored",
+}
+
+
+def parse_time_ms(text: str) -> int:
+    """Epoch milliseconds from ``1700000000000`` or an ISO 8601 time (naive means local).
+
+    Raises ValueError with a message meant for people.
+    """
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-27T14:00:00Z) or epoch milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # local time, as a person typing it means
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class StartAt:
+    """A start position: ``kind`` and, for offset/from_end/time, a number."""
+
+    kind: StartKind
+    value: int = 0
+
+    @classmethod
+    def parse(cls, spec: str) -> StartAt:
+        """Parse ``beginning|end|stored|N|-N|@TIME``; ValueError says what is wrong."""
+        text = spec.strip()
+        if text.lower() in _ALIASES:
+            return cls(_ALIASES[text.lower()])
+        if text.startswith("@"):
+            return cls("time", parse_time_ms(text[1:]))
+        if re.fullmatch(r"-\d+", text):
+            return cls("from_end", int(text[1:]))
+        if re.fullmatch(r"\d+", text):
+            return cls("offset", int(text))
+        raise ValueError(
+            f"bad offset {spec!r}: use beginning, end, stored, N, -N (N before the end) or @TIME"
+        )
+
+    def __str__(self) -> str:
+        if self.kind == "offset":
+            return str(self.value)
+        if self.kind == "from_end":
+            return f"-{self.value}"
+        if self.kind == "time":
+            return f"@{self.value}"
+        return self.kind
