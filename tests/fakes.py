@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kconsume.engine.positions import StartAt
 from kconsume.engine.transport.base import RebalanceHandler, RecordLike, Transport
 from kconsume.engine.types import TP, Record
 
@@ -104,6 +105,26 @@ class FakeDriver:
     def highwater(self, tp: TP) -> int | None:
         records = self.log.get(tp)
         return records[-1].offset + 1 if records else 0
+
+    async def position(self, tp: TP) -> int | None:
+        return self.positions.get(tp) if tp in self.assigned else None
+
+    async def end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        return {tp: self.highwater(tp) or 0 for tp in tps}
+
+    async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
+        out = {}
+        for tp in tps:
+            end = self.highwater(tp) or 0
+            out[tp] = {
+                "beginning": 0,
+                "offset": min(start.value, end),
+                "from_end": max(0, end - start.value),
+            }.get(start.kind, end)
+        return out
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.positions[tp] = offset
 
     def pause(self, tps: Iterable[TP]) -> None:
         self.paused |= set(tps)

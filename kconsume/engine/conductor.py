@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .codecs import Codec, codec
 from .events import DecodeError
 from .stream import Stream
 from .types import TP, Event, Message
@@ -24,8 +25,9 @@ __all__ = ["Conductor"]
 
 @dataclass(slots=True, frozen=True)
 class _CodecGroup:
-    decode_key: Callable[[bytes | None], Any]
-    decode_value: Callable[[bytes | None], Any]
+    decode_key: Callable[[bytes], Any] | None
+    """None for the raw codec: the bytes are the key."""
+    decode_value: Callable[[bytes], Any] | None
     streams: tuple[Stream, ...]
     prefiltered: bool
     """True if any stream of the group has a prefilter (checked before decoding)."""
@@ -37,6 +39,13 @@ class _Plan:
     groups: tuple[_CodecGroup, ...]
 
 
+_RAW = codec("raw")
+
+
+def _decoder(codec_: Codec) -> Callable[[bytes], Any] | None:
+    return None if codec_ is _RAW else codec_.decode_bytes
+
+
 class Conductor:
     """Forwards messages from the Consumer to Streams.  Created by the App."""
 
@@ -44,6 +53,8 @@ class Conductor:
         self.app = app
         self._streams: list[Stream] = []
         self._plans: dict[str, _Plan] = {}
+        #: Per topic, the compiled delivery function of its plan.
+        self._handlers: dict[str, Callable[[Message], None]] = {}
 
     @property
     def streams(self) -> tuple[Stream, ...]:
@@ -68,45 +79,84 @@ class Conductor:
         for topic, groups in by_topic.items():
             plan_groups = tuple(
                 _CodecGroup(
-                    s[0].key_codec.decode,
-                    s[0].value_codec.decode,
+                    _decoder(s[0].key_codec),
+                    _decoder(s[0].value_codec),
                     tuple(s),
                     any(stream.prefilter is not None for stream in s),
                 )
                 for s in groups.values()
             )
             self._plans[topic] = _Plan(sum(len(g.streams) for g in plan_groups), plan_groups)
+        self._handlers = {topic: self._compile(plan) for topic, plan in self._plans.items()}
 
-    async def on_message(self, message: Message) -> None:
+    def on_message(self, message: Message) -> None:
         """Deliver one message.  Caller: the Consumer, for every record it fetches.
 
-        Never awaits: the whole delivery happens before any stream can run.
+        Synchronous: the whole delivery happens before any stream can run.
         """
-        plan = self._plans.get(message.topic)
-        if plan is None:  # no stream reads this topic: nothing to wait for
+        try:
+            handler = self._handlers[message.topic]
+        except KeyError:  # no stream reads this topic: nothing to wait for
             self.app.consumer.ack(message)
             return
-        message.refcount = plan.refcount
-        for group in plan.groups:
-            streams = group.streams
-            if group.prefiltered:
-                streams = tuple(s for s in streams if s.accepts(message))
-                skipped = len(group.streams) - len(streams)
-                if skipped:
-                    message.refcount -= skipped
-                    if not streams:
-                        if message.refcount == 0:
-                            self.app.consumer.ack(message)
-                        continue
-            try:
-                event = Event(
-                    message, group.decode_key(message.key), group.decode_value(message.value)
-                )
-            except Exception as exc:
-                self._on_decode_error(message, streams, exc)
-                continue
-            for stream in streams:
-                stream.put(event)
+        handler(message)
+
+    def _compile(self, plan: _Plan) -> Callable[[Message], None]:
+        """A delivery function for one topic's plan, with its lookups bound once.
+
+        The common case, one stream and no prefilter, gets a function of its own.
+        """
+        refcount = plan.refcount
+        on_decode_error = self._on_decode_error
+        if len(plan.groups) == 1 and refcount == 1 and not plan.groups[0].prefiltered:
+            group = plan.groups[0]
+            decode_key, decode_value, streams = group.decode_key, group.decode_value, group.streams
+            put = streams[0].put
+
+            def deliver_one(message: Message) -> None:
+                message.refcount = 1
+                key, value = message.key, message.value
+                try:
+                    if key is not None and decode_key is not None:
+                        key = decode_key(key)
+                    if value is not None and decode_value is not None:
+                        value = decode_value(value)
+                except Exception as exc:
+                    on_decode_error(message, streams, exc)
+                    return
+                put(Event(message, key, value))
+
+            return deliver_one
+
+        ack = self.app.consumer.ack
+
+        def deliver(message: Message) -> None:
+            message.refcount = refcount
+            for group in plan.groups:
+                streams = group.streams
+                if group.prefiltered:
+                    streams = tuple(s for s in streams if s.accepts(message))
+                    skipped = len(group.streams) - len(streams)
+                    if skipped:
+                        message.refcount -= skipped
+                        if not streams:
+                            if message.refcount == 0:
+                                ack(message)
+                            continue
+                key, value = message.key, message.value
+                try:
+                    if key is not None and group.decode_key is not None:
+                        key = group.decode_key(key)
+                    if value is not None and group.decode_value is not None:
+                        value = group.decode_value(value)
+                except Exception as exc:
+                    on_decode_error(message, streams, exc)
+                    continue
+                event = Event(message, key, value)
+                for stream in streams:
+                    stream.put(event)
+
+        return deliver
 
     def _on_decode_error(
         self, message: Message, streams: tuple[Stream, ...], exc: Exception

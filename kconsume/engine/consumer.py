@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,6 +52,8 @@ DEFAULT_COMMIT_INTERVAL = 2.8
 DEFAULT_COMMIT_LIVELOCK_SOFT_TIMEOUT = 60.0
 DEFAULT_REVOKE_DRAIN_TIMEOUT = 10.0
 DEFAULT_STOP_DRAIN_TIMEOUT = 10.0
+#: Records delivered between two chances for the streams to run.
+DELIVERY_SLICE = 256
 
 
 class Consumer:
@@ -77,6 +80,7 @@ class Consumer:
         if kwargs:
             raise TypeError(f"unexpected consumer settings: {', '.join(sorted(kwargs))}")
         self.transport = transport
+        #: Called for every message; the Conductor's ``on_message`` (sync or async).
         self.callback = callback
         self._on_partitions_revoked_cb = on_partitions_revoked
         self._on_partitions_assigned_cb = on_partitions_assigned
@@ -111,6 +115,10 @@ class Consumer:
         self.dropped_total = 0
 
     # -- properties ---------------------------------------------------------
+
+    @property
+    def _callback_is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.callback)
 
     @property
     def app(self) -> Any:
@@ -196,8 +204,15 @@ class Consumer:
                 await self._deliver_batch(batch)
 
     async def _deliver_batch(self, batch: Mapping[TP, Sequence[RecordLike]]) -> None:
-        """Track every record of a fetched batch and hand it to the callback."""
+        """Track every record of a fetched batch and hand it to the callback.
+
+        Records go out in slices of :data:`DELIVERY_SLICE`, and the streams get to run
+        between slices, so a large fetch never piles up in memory.  When a partition
+        gets paused (a stream's buffer filled, or a user), the rest of its records are
+        given back: the driver seeks to the first one not delivered.
+        """
         callback = self.callback
+        is_async = self._callback_is_async
         states = self._states
         driver = self._driver
         now = time.monotonic()
@@ -207,29 +222,45 @@ class Consumer:
                 self.dropped_total += len(records)
                 continue
             tp = state.tp
+            inflight = state.inflight
             delivered = 0
             for record in records:
-                message = Message(
-                    tp,
-                    record.offset,
-                    record.timestamp,
-                    record.key,
-                    record.value,
-                    record.headers,
-                    now,
-                    state,
-                )
-                if not state.track(message):
+                offset = record.offset
+                if state.paused_by:
+                    driver.seek(tp, offset)
+                    break
+                # PartitionState.track, inlined (per message): refuse redeliveries.
+                end = state.delivered_end
+                if end is not None and offset < end:
                     self.dropped_total += 1
                     continue
-                self._live += 1
+                message = Message(
+                    tp, offset, record.timestamp, record.key, record.value, record.headers, now,
+                    state,
+                )  # fmt: skip
+                inflight[offset] = message
+                state.delivered_end = offset + 1
+                # Counted before the callback, which may ack at once (a topic no stream reads).
                 state.live += 1
                 delivered += 1
-                await callback(message)
-                if not state.delivering:  # revoked while the callback awaited
-                    break
-            state.highwater = driver.highwater(tp)
+                if is_async:  # it may suspend: keep the totals exact around it
+                    self._live += 1
+                    self.delivered_total += 1
+                    delivered -= 1
+                    await callback(message)  # type: ignore[misc]
+                else:
+                    callback(message)
+                if delivered == DELIVERY_SLICE:
+                    self._live += delivered
+                    self.delivered_total += delivered
+                    delivered = 0
+                    await asyncio.sleep(0)  # let the streams take what is buffered
+                    now = time.monotonic()
+                    if not state.delivering:  # revoked meanwhile
+                        break
+            self._live += delivered  # no await since the last slice: nobody saw the difference
             self.delivered_total += delivered
+            state.highwater = driver.highwater(tp)
 
     def track_message(self, message: Message) -> bool:
         """Start tracking a message delivered outside :meth:`drain_messages`.
@@ -257,7 +288,7 @@ class Consumer:
             return False
         message.acked = True
         state = message.state
-        if state is None or not state.active or not state.ack(message.offset):
+        if state is None or not state.active or state.inflight.pop(message.offset, None) is None:
             return False
         state.live -= 1
         self._live -= 1

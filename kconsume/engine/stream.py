@@ -201,8 +201,11 @@ class Stream:
                 finally:
                     self.current = None
                     self.processed += 1
-                    if message.decref():
-                        ack(message)
+                    refcount = message.refcount - 1  # Message.decref, inlined: per message
+                    if refcount >= 0:
+                        message.refcount = refcount
+                        if refcount == 0:
+                            ack(message)
         finally:
             self._iterating = False
 

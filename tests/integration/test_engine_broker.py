@@ -73,7 +73,7 @@ async def test_three_streams_share_one_decode_and_refcount(
     original = app.conductor.on_message
 
     async def spy(message):  # type: ignore[no-untyped-def]
-        await original(message)
+        original(message)
         refcounts.append(message.refcount)
 
     app.consumer.callback = spy

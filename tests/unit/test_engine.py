@@ -53,7 +53,7 @@ async def test_refcount_is_number_of_streams_and_shared_codec_decodes_once() -> 
     seen: list[Message] = []
 
     async def on_message(message: Message) -> None:
-        await app.conductor.on_message(message)
+        app.conductor.on_message(message)
         seen.append(message)
         assert message.refcount == 3  # set before any stream could run
 

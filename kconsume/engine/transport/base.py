@@ -115,7 +115,7 @@ class ConsumerDriver(Protocol):
     def member_id(self) -> str | None: ...
 
 
-MessageCallback = Callable[[Message], Awaitable[None]]
+MessageCallback = Callable[[Message], Awaitable[None] | None]
 PartitionsCallback = Callable[[set[TP]], Awaitable[None]]
 
 

@@ -1,0 +1,280 @@
+"""Consumption throughput of the kconsume engine next to a raw aiokafka getmany loop.
+
+Run with ``make bench`` (or ``.venv/bin/python bench/run.py --messages N --rounds R``).
+
+One embedded broker, one topic filled once with small JSON orders, then every row
+reads the whole topic from the beginning, interleaved round by round (raw loop,
+engine, engine, ..., raw loop, engine, ...) so that a noisy machine slows all rows
+alike.  Only the ratios against the raw loop in the same run mean anything: the
+absolute numbers depend on whatever else the machine is doing.
+
+Every row times the same span: from the moment its partitions are assigned (the
+raw loop: ``assign()`` returned; the engine: its ``PartitionsAssigned`` event) to
+the moment the last of the N messages reached the reading code.  Starting the
+clock at the first message instead would hide the engine's first fetch: it decodes
+and buffers a whole fetched batch (often tens of thousands of records) before the
+stream yields its first event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.producer.message_accumulator import BatchBuilder
+
+from kconsume import App, EngineEvent, PartitionsAssigned, Stream
+from kconsume.admin import create_topics
+from kconsume.broker import EmbeddedBroker
+
+TOPIC = "bench-orders"
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What every row reads: the broker, the topic, and how many messages it holds."""
+
+    broker: EmbeddedBroker
+    topic: str
+    partitions: int
+    messages: int
+
+
+#: A row reads the whole topic once and returns the seconds it took.
+RowFun = Callable[[Setup], Awaitable[float]]
+
+
+@dataclass(slots=True)
+class Row:
+    label: str
+    run: RowFun
+    rates: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.rates) if self.rates else None
+
+
+# -- the data -------------------------------------------------------------------
+
+
+def order(i: int) -> bytes:
+    """A small JSON order, about 100 bytes."""
+    return orjson.dumps(
+        {
+            "order": i,
+            "customer": f"c{i % 97}",
+            "total": 12.5,
+            "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}],
+        }
+    )
+
+
+async def produce(setup: Setup) -> float:
+    """Fill the topic: messages spread round-robin over the partitions, sent in big batches."""
+    await create_topics(setup.broker.url, {setup.topic: setup.partitions})
+    client = AIOKafkaProducer(
+        bootstrap_servers=setup.broker.bootstrap,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+    )
+    await client.start()
+    started = time.perf_counter()
+    try:
+        batches = [client.create_batch() for _ in range(setup.partitions)]
+        sent: list[asyncio.Future[object]] = []
+        for i in range(setup.messages):
+            partition = i % setup.partitions
+            value = order(i)
+            if batches[partition].append(key=None, value=value, timestamp=None) is None:
+                sent.append(await send(client, batches[partition], setup.topic, partition))
+                batches[partition] = client.create_batch()
+                batches[partition].append(key=None, value=value, timestamp=None)
+        for partition, batch in enumerate(batches):
+            sent.append(await send(client, batch, setup.topic, partition))
+        await asyncio.gather(*sent)
+    finally:
+        await client.stop()
+    return time.perf_counter() - started
+
+
+async def send(
+    client: AIOKafkaProducer, batch: BatchBuilder, topic: str, partition: int
+) -> asyncio.Future[object]:
+    batch.close()
+    fut: asyncio.Future[object] = await client.send_batch(batch, topic, partition=partition)
+    return fut
+
+
+# -- the rows -------------------------------------------------------------------
+
+
+async def raw_getmany(setup: Setup) -> float:
+    """The baseline: aiokafka's own getmany loop, decoding every value with orjson."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=setup.broker.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(setup.topic, p) for p in range(setup.partitions)])
+        started = time.perf_counter()
+        count = 0
+        loads = orjson.loads
+        while count < setup.messages:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    loads(record.value)
+                count += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def read(stream: Stream, n: int) -> None:
+    """What a user's agent does: iterate the stream (decoded JSON) until n events are seen."""
+    count = 0
+    async for _event in stream:
+        count += 1
+        if count == n:
+            break
+
+
+async def run_engine(setup: Setup, app: App, streams: list[Stream]) -> float:
+    """Start ``app``, read every stream to the end of the topic, return the seconds taken."""
+    assigned_at: list[float] = []
+
+    def on_event(event: EngineEvent) -> None:
+        if isinstance(event, PartitionsAssigned) and event.tps and not assigned_at:
+            assigned_at.append(time.perf_counter())
+
+    app.events.subscribe(on_event)
+    await app.start()
+    try:
+        await asyncio.gather(*(read(stream, setup.messages) for stream in streams))
+        finished = time.perf_counter()
+    finally:
+        await app.stop()
+    if not assigned_at:
+        raise RuntimeError("the engine read the topic without a PartitionsAssigned event")
+    return finished - assigned_at[0]
+
+
+async def engine_one_stream(setup: Setup) -> float:
+    """Observer mode (no group): every partition assigned, no commits."""
+    app = App(setup.broker.url, group_id=None, auto_offset_reset="earliest")
+    stream = app.stream(setup.topic, value="json")
+    return await run_engine(setup, app, [stream])
+
+
+async def engine_group(setup: Setup) -> float:
+    """A fresh consumer group: subscribe, join, commit every second."""
+    app = App(
+        setup.broker.url,
+        group_id=f"bench-{uuid.uuid4().hex[:12]}",
+        auto_offset_reset="earliest",
+        commit_interval=1.0,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
+    )
+    stream = app.stream(setup.topic, value="json")
+    return await run_engine(setup, app, [stream])
+
+
+async def engine_three_streams(setup: Setup) -> float:
+    """Three streams on the topic with the same codecs: one decode, three readers.
+
+    The rate counts messages of the topic, not events: all three read every message.
+    """
+    app = App(setup.broker.url, group_id=None, auto_offset_reset="earliest")
+    streams = [app.stream(setup.topic, value="json", name=f"reader-{i}") for i in range(3)]
+    return await run_engine(setup, app, streams)
+
+
+ROWS: list[tuple[str, RowFun]] = [
+    ("raw aiokafka getmany + orjson.loads", raw_getmany),
+    ("engine, 1 stream (no group)", engine_one_stream),
+    ("engine, 1 stream, group + commits", engine_group),
+    ("engine, 3 streams, shared codec", engine_three_streams),
+]
+
+
+# -- measuring --------------------------------------------------------------------
+
+
+async def measure(row: Row, setup: Setup, timeout: float) -> None:
+    """Run one row once, bounded by ``timeout``; record its rate or why it failed."""
+    gc.collect()
+    try:
+        seconds = await asyncio.wait_for(row.run(setup), timeout)
+    except TimeoutError:
+        row.failures.append(f"timed out after {timeout:g}s")
+        return
+    except Exception as exc:
+        row.failures.append(f"{type(exc).__name__}: {exc}")
+        return
+    row.rates.append(setup.messages / seconds)
+
+
+def report(rows: list[Row], setup: Setup, rounds: int) -> str:
+    baseline = rows[0].median
+    lines = [
+        f"kconsume bench: {setup.messages} messages, {setup.partitions} partitions, "
+        f"{rounds} rounds (median msgs/s; ratio vs raw aiokafka getmany loop in the same run)"
+    ]
+    for row in rows:
+        median = row.median
+        if median is None:
+            lines.append(f"{row.label:<40} {'failed':>10}          {'; '.join(row.failures)}")
+            continue
+        ratio = f"{median / baseline:5.2f}" if baseline else "    -"
+        spread = f"{min(row.rates):,.0f}..{max(row.rates):,.0f}"
+        failed = f"  ({len(row.failures)} failed: {row.failures[0]})" if row.failures else ""
+        lines.append(f"{row.label:<40} {median:>10,.0f} msg/s  {ratio}   [{spread}]{failed}")
+    return "\n".join(lines)
+
+
+async def bench(messages: int, rounds: int, partitions: int, timeout: float) -> int:
+    rows = [Row(label, fun) for label, fun in ROWS]
+    with EmbeddedBroker() as broker:
+        setup = Setup(broker, TOPIC, partitions, messages)
+        seconds = await produce(setup)
+        print(f"produced {messages} messages in {seconds:.1f}s; measuring...", file=sys.stderr)
+        for n in range(rounds):
+            for row in rows:
+                await measure(row, setup, timeout)
+                last = f"{row.rates[-1]:,.0f} msg/s" if row.rates else "failed"
+                print(f"  round {n + 1}: {row.label}: {last}", file=sys.stderr)
+    print(report(rows, setup, rounds))
+    return 1 if any(row.failures for row in rows) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=200_000, help="messages in the topic")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of the topic")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds one measurement may take"
+    )
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.rounds < 1 or args.partitions < 1:
+        parser.error("--messages, --rounds and --partitions must be at least 1")
+    return asyncio.run(bench(args.messages, args.rounds, args.partitions, args.timeout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
