@@ -9,7 +9,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from .engine.transport.aiokafka import BrokerUnreachableError, bootstrap_servers, client_settings
+from .engine.transport.aiokafka import (
+    PASSTHROUGH,
+    BrokerUnreachableError,
+    bootstrap_servers,
+    client_settings,
+)
 
 __all__ = ["create_topics", "producer"]
 
@@ -43,5 +48,11 @@ async def create_topics(
 
 
 def producer(url: str, **settings: Any) -> AIOKafkaProducer:
-    """An (unstarted) aiokafka producer for ``url``."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url), **client_settings(settings))
+    """An (unstarted) aiokafka producer for ``url``.
+
+    Security settings are read as for consumers (:func:`client_settings`); anything
+    else (``linger_ms``, ``max_request_size``, ...) goes to aiokafka as it is.
+    """
+    security = client_settings(settings)
+    rest = {k: v for k, v in settings.items() if k not in PASSTHROUGH and not k.startswith("ssl_")}
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url), **security, **rest)

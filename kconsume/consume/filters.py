@@ -50,7 +50,8 @@ def caret_message(kind: str, source: str, error: SyntaxError) -> str:
     lines = source.splitlines() or [""]
     lineno = max(1, min(error.lineno or 1, len(lines)))
     line = lines[lineno - 1]
-    column = max(1, min(error.offset or 1, len(line) + 1))
+    # Python gives no column (0) when the expression ends too early: point past its end.
+    column = max(1, min(error.offset or len(line) + 1, len(line) + 1))
     where = f" (line {lineno})" if len(lines) > 1 else ""
     return f"{kind}: {error.msg}{where}\n  {line}\n  {' ' * (column - 1)}^"
 

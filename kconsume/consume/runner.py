@@ -287,8 +287,13 @@ class _Run:
                 stats.decode_errors += 1
             keep, value = await self.keep(event)
             if keep:
+                try:
+                    line = fmt(event, value)
+                except (TypeError, ValueError) as exc:  # a transform returned the unwritable
+                    self.filter_error(event, "output", exc)
+                    continue
                 stats.matched += 1
-                pending.append(fmt(event, value))
+                pending.append(line)
                 if self.hold:
                     consumer.hold(event.message)
                     held.append(event.message)

@@ -1,0 +1,155 @@
+"""The pieces of ``consume`` that need no broker: formats, decoding, filters."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kconsume.consume.decoding import Undecodable, output_codec
+from kconsume.consume.filters import (
+    FilterSyntaxError,
+    compile_where,
+    load_script,
+    make_prefilter,
+)
+from kconsume.consume.output import make_formatter
+from kconsume.consume.record import ConsumedRecord
+from kconsume.engine import TP, Event, Message, StartAt
+from kconsume.engine.positions import parse_time_ms
+
+
+def event(key: object, value: object, headers: tuple = (), raw: bytes | None = b"") -> Event:  # type: ignore[type-arg]
+    message = Message(TP("t", 1), 7, 1_700_000_000_123, b"k", raw, headers, 0.0)
+    return Event(message, key, value)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "expected"),
+    [
+        ("auto", b'{"a": 1}', {"a": 1}),
+        ("auto", b"hello", "hello"),
+        ("auto", b"\xff\x00", b"\xff\x00"),
+        ("json", b"[1, 2]", [1, 2]),
+        ("str", b"caf\xc3\xa9", "café"),
+        ("int", b"42", 42),
+        ("int", b"\x00\x00\x00\x05", 5),
+        ("raw", b"\x01", b"\x01"),
+    ],
+)
+def test_formats_decode(fmt: str, data: bytes, expected: object) -> None:
+    assert output_codec(fmt).decode(data) == expected
+
+
+def test_undecodable_keeps_the_bytes_and_the_reason() -> None:
+    value = output_codec("json").decode(b"{nope")
+    assert isinstance(value, Undecodable) and value.data == b"{nope"
+    assert value.error.startswith("not json")
+    assert output_codec("json").decode(None) is None  # tombstones stay None
+
+
+def test_jsonl_flags_base64_and_errors() -> None:
+    line = make_formatter("jsonl")(
+        event(b"\xff", Undecodable(b"\x80", "not json: x"), (("h", b"\xfe"), ("h", b"ok"))),
+        Undecodable(b"\x80", "not json: x"),
+    )
+    doc = orjson.loads(line)
+    assert line.endswith(b"\n")
+    assert doc["key"] == base64.b64encode(b"\xff").decode() and doc["key_encoding"] == "base64"
+    assert doc["value_encoding"] == "base64" and doc["value_error"] == "not json: x"
+    assert doc["headers"] == {"h": [{"base64": "/g=="}, "ok"]}  # repeated names: a list
+
+
+def test_template_fields_and_escapes() -> None:
+    fmt = make_formatter("{topic}/{partition}@{offset}\\t{key} {value} {headers}")
+    assert fmt(event("k", {"a": 1}, (("x", b"1"),)), {"a": 1}) == b't/1@7\tk {"a":1} {"x":"1"}\n'
+    with pytest.raises(ValueError, match="unknown field nope"):
+        make_formatter("{nope}")
+    with pytest.raises(ValueError, match="bad template"):
+        make_formatter("{partition")
+
+
+def test_raw_writes_bytes_as_they_are() -> None:
+    fmt = make_formatter("raw")
+    assert fmt(event(None, b"\x00\xff"), b"\x00\xff") == b"\x00\xff\n"
+    assert fmt(event(None, {"a": 1}), {"a": 1}) == b'{"a":1}\n'
+    assert fmt(event(None, None), None) == b"\n"
+
+
+def test_pretty_shows_local_time_and_colour_only_when_asked() -> None:
+    plain = make_formatter("pretty", color=False)(event("k", {"a": 1}), {"a": 1}).decode()
+    assert "t[1] @7" in plain and '"a": 1' in plain and "\x1b[" not in plain
+    assert ".123" in plain  # milliseconds of the timestamp
+    coloured = make_formatter("pretty", color=True)(event("k", "v"), "v").decode()
+    assert "\x1b[" in coloured
+
+
+def test_where_syntax_error_has_a_caret_under_the_position() -> None:
+    with pytest.raises(FilterSyntaxError) as info:
+        compile_where(["value['x'] =="])
+    text = str(info.value)
+    line, caret = text.splitlines()[-2:]
+    assert line.strip() == "value['x'] =="
+    assert caret.index("^") >= line.index("==")
+
+
+def test_where_sees_decoded_fields_and_anded() -> None:
+    where = compile_where(["value['n'] > 1", "headers['h'] == 'yes'", "re.match('k', key)"])
+    assert where is not None
+    keep = ConsumedRecord.from_event(event("key", {"n": 2}, (("h", b"yes"),)))
+    drop = ConsumedRecord.from_event(event("key", {"n": 0}, (("h", b"yes"),)))
+    assert where(keep) and not where(drop)
+
+
+def test_prefilter_on_raw_headers_and_bytes() -> None:
+    prefilter = make_prefilter(["region=eu"], [r"b[a]d"])
+    assert prefilter is not None
+    match = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"eu"),), 0.0)
+    other = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"us"),), 0.0)
+    assert prefilter(match) and not prefilter(other)
+    with pytest.raises(FilterSyntaxError, match="NAME=VALUE"):
+        make_prefilter(["region"], [])
+
+
+def test_script_loading(tmp_path: Path) -> None:
+    good = tmp_path / "good.py"
+    good.write_text("async def keep(msg):\n    return True\n")
+    script = load_script(good)
+    assert script.keep is not None and script.keep_is_async and script.transform is None
+    with pytest.raises(FilterSyntaxError, match="cannot read"):
+        load_script(tmp_path / "missing.py")
+    failing = tmp_path / "failing.py"
+    failing.write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(FilterSyntaxError, match="boom"):
+        load_script(failing)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "value"),
+    [
+        ("beginning", "beginning", 0),
+        ("earliest", "beginning", 0),
+        ("end", "end", 0),
+        ("stored", "stored", 0),
+        ("42", "offset", 42),
+        ("-10", "from_end", 10),
+        ("@1700000000000", "time", 1_700_000_000_000),
+        ("@2023-11-14T22:13:20Z", "time", 1_700_000_000_000),
+    ],
+)
+def test_start_positions_parse(spec: str, kind: str, value: int) -> None:
+    start = StartAt.parse(spec)
+    assert (start.kind, start.value) == (kind, value)
+
+
+@pytest.mark.parametrize("spec", ["yesterday", "-", "1.5", "@soon"])
+def test_bad_start_positions(spec: str) -> None:
+    with pytest.raises(ValueError):
+        StartAt.parse(spec)
+
+
+def test_naive_times_are_local() -> None:
+    assert parse_time_ms("2023-11-14T22:13:20+00:00") == 1_700_000_000_000
+    assert isinstance(parse_time_ms("2023-11-14T22:13:20"), int)
