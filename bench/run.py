@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import io
+import os
 import statistics
 import sys
 import time
@@ -35,6 +37,8 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
 from kconsume.admin import create_topics
 from kconsume.broker import EmbeddedBroker
+from kconsume.consume import ConsumeOptions, run_consume
+from kconsume.engine import StartAt
 
 TOPIC = "bench-orders"
 
@@ -57,6 +61,8 @@ RowFun = Callable[[Setup], Awaitable[float]]
 class Row:
     label: str
     run: RowFun
+    baseline: str
+    """Label of the row this one's ratio is computed against."""
     rates: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -204,11 +210,87 @@ async def engine_three_streams(setup: Setup) -> float:
     return await run_engine(setup, app, streams)
 
 
-ROWS: list[tuple[str, RowFun]] = [
-    ("raw aiokafka getmany + orjson.loads", raw_getmany),
-    ("engine, 1 stream (no group)", engine_one_stream),
-    ("engine, 1 stream, group + commits", engine_group),
-    ("engine, 3 streams, shared codec", engine_three_streams),
+async def raw_jsonl(setup: Setup) -> float:
+    """The ``consume`` baseline: aiokafka's getmany loop writing the same JSON lines.
+
+    Timed from before ``start()`` to the last write, like the consume rows, which
+    include connecting and finding the partitions' ends.
+    """
+    started = time.perf_counter()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=setup.broker.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(setup.topic, p) for p in range(setup.partitions)])
+        loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        count = 0
+        with open(os.devnull, "wb") as out:
+            while count < setup.messages:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    lines = [
+                        dumps(
+                            {
+                                "topic": r.topic,
+                                "partition": r.partition,
+                                "offset": r.offset,
+                                "timestamp": r.timestamp,
+                                "key": r.key,
+                                "value": loads(r.value),
+                                "headers": {},
+                            },
+                            option=newline,
+                        )
+                        for r in records
+                    ]
+                    out.write(b"".join(lines))
+                    out.flush()
+                    count += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def consume_jsonl(setup: Setup, where: list[str] | None = None) -> float:
+    """``kconsume consume TOPIC -o beginning -e --format jsonl > /dev/null``, in process."""
+    options = ConsumeOptions(
+        [setup.topic],
+        broker=setup.broker.url,
+        offset=StartAt("beginning"),
+        exit_at_end=True,
+        output_format="jsonl",
+        where=where or [],
+    )
+    errors = io.StringIO()
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as out:
+        code = await run_consume(options, out, errors)
+    if code:
+        raise RuntimeError(f"consume exited {code}: {errors.getvalue()}")
+    return time.perf_counter() - started
+
+
+async def consume_jsonl_where(setup: Setup) -> float:
+    """The same with a ``--where`` filter that keeps every message (same output volume)."""
+    return await consume_jsonl(setup, ["value['total'] > 10 and partition >= 0"])
+
+
+BASELINE = "raw aiokafka getmany + orjson.loads"
+JSONL_BASELINE = "raw aiokafka getmany writing JSON lines"
+
+#: (label, function, the row it is compared with)
+ROWS: list[tuple[str, RowFun, str]] = [
+    (BASELINE, raw_getmany, BASELINE),
+    ("engine, 1 stream (no group)", engine_one_stream, BASELINE),
+    ("engine, 1 stream, group + commits", engine_group, BASELINE),
+    ("engine, 3 streams, shared codec", engine_three_streams, BASELINE),
+    (JSONL_BASELINE, raw_jsonl, JSONL_BASELINE),
+    ("consume --format jsonl > /dev/null", consume_jsonl, JSONL_BASELINE),
+    ("consume --format jsonl --where ...", consume_jsonl_where, JSONL_BASELINE),
 ]
 
 
@@ -230,12 +312,15 @@ async def measure(row: Row, setup: Setup, timeout: float) -> None:
 
 
 def report(rows: list[Row], setup: Setup, rounds: int) -> str:
-    baseline = rows[0].median
+    medians = {row.label: row.median for row in rows}
     lines = [
         f"kconsume bench: {setup.messages} messages, {setup.partitions} partitions, "
-        f"{rounds} rounds (median msgs/s; ratio vs raw aiokafka getmany loop in the same run)"
+        f"{rounds} rounds (median msgs/s; ratio vs its raw aiokafka baseline in the same run)"
     ]
     for row in rows:
+        if row.label == row.baseline and row is not rows[0]:
+            lines.append("")
+        baseline = medians.get(row.baseline)
         median = row.median
         if median is None:
             lines.append(f"{row.label:<40} {'failed':>10}          {'; '.join(row.failures)}")
@@ -248,7 +333,7 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
 
 
 async def bench(messages: int, rounds: int, partitions: int, timeout: float) -> int:
-    rows = [Row(label, fun) for label, fun in ROWS]
+    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS]
     with EmbeddedBroker() as broker:
         setup = Setup(broker, TOPIC, partitions, messages)
         seconds = await produce(setup)
