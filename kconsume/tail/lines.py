@@ -1,0 +1,170 @@
+"""How the dashboard writes a message: one line in the tail, a full view when opened.
+
+Plain strings only (no Textual): the widgets style them, and search matches them.
+Times are shown in ``tz`` (None: the local zone); tests pass UTC so that nothing
+rendered depends on where they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+import orjson
+
+from ..consume.decoding import Undecodable
+from ..engine.types import Event, Headers
+
+__all__ = [
+    "MessageLine",
+    "find",
+    "format_age",
+    "format_clock",
+    "format_number",
+    "format_timestamp",
+    "header_pairs",
+    "message_line",
+    "pretty_value",
+    "short_text",
+]
+
+#: Characters of a value kept for its one-line form (the widget crops to its width).
+LINE_VALUE_LIMIT = 400
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLine:
+    """The parts of one message's line in the tail."""
+
+    time: str
+    where: str
+    """``topic[partition]@offset``."""
+    key: str
+    value: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.time}  {self.where}  {self.key}  {self.value}"
+
+
+def format_clock(seconds: float, tz: tzinfo | None = None, *, millis: bool = False) -> str:
+    """``HH:MM:SS`` (``.mmm`` with ``millis``) of a wall-clock time in seconds."""
+    moment = datetime.fromtimestamp(seconds, tz)
+    text = moment.strftime("%H:%M:%S")
+    return f"{text}.{moment.microsecond // 1000:03d}" if millis else text
+
+
+def format_timestamp(timestamp_ms: int, tz: tzinfo | None = None) -> str:
+    """A Kafka timestamp as ``YYYY-MM-DD HH:MM:SS.mmm ZONE`` (``-`` when the producer gave none)."""
+    if timestamp_ms < 0:
+        return "-"
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz)
+    zone = moment.strftime("%Z") or moment.strftime("%z")
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')}.{timestamp_ms % 1000:03d} {zone}".rstrip()
+
+
+def short_text(value: Any, limit: int = LINE_VALUE_LIMIT) -> str:
+    """A key or value on one line: compact JSON, text, or bytes as Python shows them."""
+    if value is None:
+        return "null"
+    if isinstance(value, Undecodable):
+        text = value.data.decode("utf-8", "replace")
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, bytes | bytearray):
+        text = repr(bytes(value[: limit + 1]))
+    else:
+        try:
+            text = orjson.dumps(value, default=str).decode()
+        except TypeError:
+            text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.replace("\r", "").replace("\n", "⏎").replace("\t", " ")
+
+
+def message_line(event: Event, tz: tzinfo | None = None) -> MessageLine:
+    m = event.message
+    time = format_clock(m.timestamp / 1000, tz, millis=True) if m.timestamp >= 0 else "-" * 12
+    return MessageLine(
+        time=time,
+        where=f"{m.topic}[{m.partition}]@{m.offset}",
+        key=short_text(event.key, 40),
+        value=short_text(event.value),
+    )
+
+
+def pretty_value(value: Any) -> tuple[str, str]:
+    """The full value for the message view: (text, ``json`` or ``text``)."""
+    if isinstance(value, Undecodable):
+        return f"{value.data.decode('utf-8', 'replace')}\n\n({value.error})", "text"
+    if isinstance(value, str):
+        return value, "text"
+    if isinstance(value, bytes | bytearray):
+        return repr(bytes(value)), "text"
+    if value is None:
+        return "null (a tombstone: no value)", "text"
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode(), "json"
+    except TypeError:
+        return repr(value), "text"
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Headers as (name, text); values that are not UTF-8 are shown as Python bytes."""
+    out = []
+    for name, raw in headers:
+        if raw is None:
+            text = "null"
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = repr(raw)
+        out.append((name, text))
+    return out
+
+
+def find(
+    events: Sequence[Event],
+    needle: str,
+    start: int,
+    *,
+    backwards: bool = False,
+    tz: tzinfo | None = None,
+) -> int | None:
+    """Index of the first event at or after (before, ``backwards``) ``start`` whose line
+    contains ``needle`` (case-insensitive), or None."""
+    needle = needle.casefold()
+    if not needle or not events:
+        return None
+    if backwards:
+        indexes = range(min(start, len(events) - 1), -1, -1)
+    else:
+        indexes = range(max(start, 0), len(events))
+    for index in indexes:
+        if needle in message_line(events[index], tz).text.casefold():
+            return index
+    return None
+
+
+def format_age(seconds: float | None) -> str:
+    """A duration for a narrow column: ``0.4s``, ``42s``, ``3m05s``, ``2h07m``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_number(value: int | None) -> str:
+    """An offset or count with thousands separators; ``-`` for None."""
+    return "-" if value is None else f"{value:,}"

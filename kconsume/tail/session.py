@@ -1,0 +1,453 @@
+"""The tail session: an engine App with a tail stream read into a bounded buffer.
+
+It is what ``kconsume tail`` and ``kconsume demo`` run under the dashboard.  The engine
+does the consuming; the session adds one stream, named ``tail``, whose reader only
+appends each event to the :class:`~kconsume.tail.buffer.TailBuffer` (so it is done
+with a message at once and never holds a commit back), and it offers the dashboard's
+controls: pause, commit now, filter.
+
+``kconsume tail`` builds its own App from the ``consume`` options
+(:meth:`TailSession.from_options`), and retries while the broker is unreachable;
+``kconsume demo`` attaches the session to the demo's App (:meth:`TailSession.attach`).
+Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..consume.decoding import output_codec
+from ..consume.filters import Script, load_script, make_prefilter
+from ..consume.record import ConsumedRecord
+from ..consume.runner import ConsumeOptions
+from ..engine import App, Event, StartAt, Stream
+from ..engine.events import EngineEvent, PartitionsAssigned
+from ..engine.snapshot import EngineSnapshot
+from ..engine.transport.aiokafka import BrokerUnreachableError
+from ..engine.transport.base import KConsumeError
+from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer
+from .source import Level, Notice, SourceState, SourceStatus
+
+__all__ = ["TailSession", "broker_connected"]
+
+log = logging.getLogger(__name__)
+
+#: The pause reason the session uses (streams use their names).
+USER = "user"
+#: Filter errors reported one by one before they are only counted.
+SHOWN_FILTER_ERRORS = 3
+
+Subscriber = Callable[[EngineEvent], None]
+
+
+def broker_connected(app: App) -> bool | None:
+    """Whether the app's Kafka client has a live connection to any broker (None: unknown).
+
+    Reads aiokafka's connection table, which the engine does not expose: a best
+    effort for the dashboard's "broker unreachable" state, never used for decisions.
+    """
+    client = getattr(getattr(app.consumer.driver, "client", None), "_client", None)
+    conns = getattr(client, "_conns", None)
+    if not isinstance(conns, dict):
+        return None
+    try:
+        return any(conn.connected() for conn in conns.values())
+    except Exception:
+        return None
+
+
+def combine_where(expressions: Sequence[str]) -> str | None:
+    """Several ``--where`` expressions (ANDed) as one, for the dashboard's filter."""
+    parts = [e.strip() for e in expressions if e.strip()]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " and ".join(f"({p})" for p in parts)
+
+
+class TailSession:
+    """An engine App plus the tail stream, observed and controlled by the dashboard.
+
+    Use ``async with session:`` (or :meth:`start` and :meth:`stop`): the engine runs in
+    a background task, so a dashboard can show "connecting" and "broker unreachable"
+    while it starts.
+    """
+
+    def __init__(
+        self,
+        make_app: Callable[[], App],
+        *,
+        broker: str,
+        topics: Sequence[str],
+        group: str | None,
+        key_format: str = "auto",
+        value_format: str = "auto",
+        where: str | None = None,
+        headers: Sequence[str] = (),
+        greps: Sequence[str] = (),
+        script: Script | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        retry: bool = True,
+        retry_interval: float = 2.0,
+        stream_name: str = "tail",
+    ) -> None:
+        self._make_app = make_app
+        self.broker = broker
+        self.topics = tuple(topics)
+        self.group = group
+        self.key_codec = output_codec(key_format)
+        self.value_codec = output_codec(value_format)
+        self.prefilter = make_prefilter(list(headers), list(greps))
+        self.script = script
+        self.stream_name = stream_name
+        self.retry = retry
+        self.retry_interval = retry_interval
+        self.buffer = TailBuffer(buffer_size)
+        self.buffer.on_filter_error = self._on_filter_error
+        if where:
+            self.buffer.set_filter(where)
+        #: The engine app of the current attempt (None before the first).
+        self.app: App | None = None
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._paused = False
+        self._running = False
+        self._stopping = False
+        self._stopped = False
+        self._stop_requested = False
+        self._failed: str | None = None
+        self._unreachable: str | None = None
+        self._last: EngineSnapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._filter_errors_shown = 0
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_options(
+        cls, options: ConsumeOptions, *, buffer_size: int = DEFAULT_BUFFER_SIZE, **kwargs: Any
+    ) -> TailSession:
+        """A session that builds its App from ``consume`` options (``kconsume tail``)."""
+
+        def make_app() -> App:
+            return App(
+                options.broker,
+                group_id=options.group,
+                partitions=options.partitions,
+                start_at=options.offset or StartAt("end"),
+                commit_interval=options.commit_interval,
+                stop_drain_timeout=2.0,
+                **options.broker_settings,
+            )
+
+        return cls(
+            make_app,
+            broker=options.broker,
+            topics=options.topics,
+            group=options.group,
+            key_format=options.key_format,
+            value_format=options.value_format,
+            where=combine_where(options.where),
+            headers=options.headers,
+            greps=options.greps,
+            script=load_script(options.script) if options.script is not None else None,
+            buffer_size=buffer_size,
+            **kwargs,
+        )
+
+    @classmethod
+    def attach(cls, app: App, *, broker: str, topics: Sequence[str], **kwargs: Any) -> TailSession:
+        """A session over an App built elsewhere (``kconsume demo``); it adds the tail
+        stream to it, starts and stops it, and does not retry."""
+        kwargs.setdefault("group", app.consumer.group_id)
+        return cls(lambda: app, broker=broker, topics=topics, retry=False, **kwargs)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the engine in a background task (returns at once)."""
+        if self._task is None:
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.create_task(self.run(), name="kconsume-tail-session")
+
+    async def stop(self) -> None:
+        """Stop the engine: finish what streams are on, commit, leave the group."""
+        self._stop_requested = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self.app is not None and self._running:
+            self.app.request_stop()
+        task = self._task
+        if task is None:
+            self._stopped = True
+            return
+        if not self._running and not task.done():
+            task.cancel()  # still connecting: nothing to commit
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def __aenter__(self) -> TailSession:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def done(self) -> bool:
+        """True once the engine has stopped (by request or because it failed)."""
+        return self._stopped
+
+    async def run(self) -> None:
+        """Connect (retrying while the broker is unreachable), consume until stopped."""
+        try:
+            while not self._stop_requested:
+                if await self._attempt():
+                    break
+        finally:
+            self._running = False
+            self._stopping = False
+            self._stopped = True
+
+    async def _attempt(self) -> bool:
+        """One engine run; False if it should be tried again."""
+        app = self._make_app()
+        stream = app.stream(
+            *self.topics,
+            key=self.key_codec,
+            value=self.value_codec,
+            prefilter=self.prefilter,
+            name=self.stream_name,
+        )
+        self.app = app
+        unsubscribe = app.events.subscribe(self._on_engine_event)
+        reader = asyncio.create_task(self._read(stream), name="kconsume-tail-reader")
+        started = False
+        try:
+            try:
+                await app.start()
+            except BrokerUnreachableError as exc:
+                if not self.retry:
+                    self._fail(str(exc))
+                    return True
+                if self._unreachable != str(exc):
+                    self.notify(f"{exc}; retrying every {self.retry_interval:g}s", "error")
+                self._unreachable = str(exc)
+                await self._sleep(self.retry_interval)
+                return False
+            except KConsumeError as exc:
+                self._fail(str(exc))
+                return True
+            started = True
+            if self._unreachable is not None:
+                self.notify(f"connected to {self.broker}", "success")
+            self._unreachable = None
+            self._running = True
+            if self._paused:
+                app.consumer.pause_partitions(app.consumer.assignment(), USER)
+            if self._stop_requested:
+                app.request_stop()
+            await app.wait_stopping()
+            if not self._stop_requested:
+                reason = getattr(app, "_crash_reason", None)  # the App keeps it private
+                self._fail(f"the engine stopped: {reason!r}" if reason else "the engine stopped")
+            return True
+        finally:
+            if started:
+                self._stopping = True
+                self._last = app.snapshot()
+                try:
+                    await app.stop()
+                finally:
+                    self._last = app.snapshot()
+                    self._running = False
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            unsubscribe()
+
+    async def _sleep(self, seconds: float) -> None:
+        wakeup = self._wakeup
+        if wakeup is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), seconds)
+
+    def _fail(self, reason: str) -> None:
+        self._failed = reason
+        self.notify(reason, "error")
+
+    # -- the tail stream ------------------------------------------------------------------
+
+    async def _read(self, stream: Stream) -> None:
+        add = self.buffer.add
+        script = self.script
+        if script is None:
+            async for event in stream:
+                add(event)
+            return
+        async for event in stream:
+            kept = await self._scripted(script, event)
+            if kept is not None:
+                add(kept)
+
+    async def _scripted(self, script: Script, event: Event) -> Event | None:
+        record = ConsumedRecord.from_event(event)
+        try:
+            if script.keep is not None:
+                keep = script.keep(record)
+                if script.keep_is_async:
+                    keep = await keep
+                if not keep:
+                    return None
+            if script.transform is None:
+                return event
+            value = script.transform(record)
+            if script.transform_is_async:
+                value = await value
+        except Exception as exc:
+            self._report_filter_error(event, f"--script {script.path.name}", exc)
+            return None
+        if value is None:
+            return None
+        return Event(event.message, event.key, value)
+
+    def _on_filter_error(self, event: Event, exc: Exception) -> None:
+        self._report_filter_error(event, "the filter", exc)
+
+    def _report_filter_error(self, event: Event, what: str, exc: Exception) -> None:
+        self._filter_errors_shown += 1
+        if self._filter_errors_shown > SHOWN_FILTER_ERRORS:
+            return
+        m = event.message
+        text = f"{what} failed on {m.tp}@{m.offset}: {type(exc).__name__}: {exc}"
+        if self._filter_errors_shown == SHOWN_FILTER_ERRORS:
+            text += " (further errors are only counted)"
+        self.notify(text, "warning")
+
+    # -- what the dashboard reads ----------------------------------------------------------
+
+    @property
+    def status(self) -> SourceStatus:
+        if self._failed is not None:
+            return SourceStatus(SourceState.FAILED, self._failed)
+        if self._stopped:
+            return SourceStatus(SourceState.STOPPED)
+        if self._stopping:
+            return SourceStatus(SourceState.STOPPING, "finishing, committing, leaving the group")
+        if self._unreachable is not None:
+            return SourceStatus(SourceState.UNREACHABLE, self._unreachable)
+        app = self.app
+        if app is None or not self._running:
+            return SourceStatus(SourceState.STARTING, f"connecting to {self.broker}")
+        if self._paused:
+            return SourceStatus(SourceState.PAUSED, "p resumes")
+        if broker_connected(app) is False:
+            return SourceStatus(SourceState.UNREACHABLE, "lost the connection; reconnecting")
+        snapshot = self._last
+        if snapshot is not None:
+            if snapshot.rebalancing:
+                return SourceStatus(SourceState.REBALANCING)
+            if self.group is not None and snapshot.generation is None:
+                return SourceStatus(SourceState.REBALANCING, "joining the group")
+            if not snapshot.partitions:
+                return SourceStatus(SourceState.CONSUMING, "no partitions assigned")
+        return SourceStatus(SourceState.CONSUMING)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def snapshot(self) -> EngineSnapshot | None:
+        app = self.app
+        if app is not None and self._running and not self._stopping:
+            self._last = app.snapshot()
+        return self._last
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def notify(self, text: str, level: Level = "info") -> None:
+        """Publish a :class:`Notice` to the subscribers (and nowhere else)."""
+        self._publish(Notice(text=text, level=level))
+
+    def _publish(self, event: EngineEvent) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("tail subscriber %r failed on %r", subscriber, event)
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        if isinstance(event, PartitionsAssigned) and self._paused and self.app is not None:
+            self.app.consumer.pause_partitions(event.tps, USER)
+        self._publish(event)
+
+    # -- controls ---------------------------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        self._paused = paused
+        app = self.app
+        if app is not None and self._running:
+            tps = app.consumer.assignment()
+            if paused:
+                app.consumer.pause_partitions(tps, USER)
+            else:
+                app.consumer.resume_partitions(tps, USER)
+        self.notify(
+            "paused: no partition is fetched (streams finish what they hold)"
+            if paused
+            else "resumed fetching",
+        )
+
+    def set_filter(self, expression: str | None) -> None:
+        self.buffer.set_filter(expression)
+        self._filter_errors_shown = 0
+        text = self.buffer.expression
+        self.notify(f"filter: {text}" if text else "filter cleared")
+
+    async def commit_now(self) -> str:
+        app = self.app
+        level: Level
+        if app is None or not self._running or self._stopping:
+            text, level = "not consuming yet: nothing to commit", "warning"
+        elif self.group is None:
+            text, level = "no group (-g): the tail only observes and never commits", "warning"
+        else:
+            before = {p.tp: p.committed for p in app.snapshot().partitions}
+            error: str | None = None
+            try:
+                ok = await app.consumer.force_commit()
+            except Exception as exc:
+                ok, error = False, f"{type(exc).__name__}: {exc}"
+            after = app.snapshot().partitions
+            moved = [f"{p.tp}→{p.committed}" for p in after if p.committed != before.get(p.tp)]
+            if not ok:
+                errors = {p.last_commit_error for p in after if p.last_commit_error}
+                text = f"commit failed: {error or ', '.join(sorted(errors)) or 'unknown error'}"
+                level = "error"
+            elif moved:
+                text, level = f"committed {', '.join(moved)}", "success"
+            else:
+                blocked = [
+                    f"{p.tp} (blocked by @{p.oldest_inflight})"
+                    for p in after
+                    if p.oldest_inflight is not None and p.committed == p.oldest_inflight
+                ]
+                text = "nothing new to commit" + (f": {', '.join(blocked)}" if blocked else "")
+                level = "info"
+        self.notify(f"commit now: {text}", level)
+        return text
