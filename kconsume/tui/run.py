@@ -1,0 +1,56 @@
+"""Running the dashboard over a tail session: what ``kconsume tail`` and ``demo`` call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..consume import ConsumeOptions
+from ..demo.run import DemoSettings, demo_app
+from ..tail.buffer import DEFAULT_BUFFER_SIZE
+from ..tail.logs import capture_logs
+from ..tail.session import TailSession
+from ..tail.source import SourceState
+from .app import DashboardApp
+from .themes import DEFAULT_THEME
+
+__all__ = ["run_demo_dashboard", "run_session", "run_tail"]
+
+
+async def run_session(
+    session: TailSession, *, theme: str | Path = DEFAULT_THEME, quit_after: float | None = None
+) -> str | None:
+    """Run ``session`` under the dashboard until the user quits (or ``quit_after`` seconds).
+
+    Log records go to the Events panel while the dashboard owns the terminal.  The
+    session is stopped (commit, leave the group) before this returns, whatever ends
+    the dashboard.  Returns why the engine failed, if it did.
+    """
+    app = DashboardApp(session, theme=theme, quit_after=quit_after)
+    with capture_logs(session.notify):
+        async with session:
+            await app.run_async()
+    status = session.status
+    return status.detail if status.state is SourceState.FAILED else None
+
+
+async def run_tail(
+    options: ConsumeOptions,
+    *,
+    theme: str | Path = DEFAULT_THEME,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
+) -> str | None:
+    """``kconsume tail``: a session built from the consume options, under the dashboard."""
+    return await run_session(
+        TailSession.from_options(options, buffer_size=buffer_size), theme=theme
+    )
+
+
+async def run_demo_dashboard(
+    settings: DemoSettings, *, theme: str | Path = DEFAULT_THEME
+) -> str | None:
+    """``kconsume demo``: the demo's App (audit and billing) under the dashboard."""
+    async with demo_app(settings) as run:
+        session = TailSession.attach(
+            run.app, broker=run.broker_url, topics=[settings.topic], value_format="json"
+        )
+        return await run_session(session, theme=theme, quit_after=settings.duration)

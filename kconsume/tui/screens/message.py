@@ -1,0 +1,120 @@
+"""The message view (Enter): one message in full, and what the engine is doing with it.
+
+Value as pretty JSON (or text), key, headers, timestamp, partition and offset, its
+refcount and the streams that still hold it, and where it stands against its
+partition's commit.  The live part follows the engine while the view is open.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ...engine.snapshot import EngineSnapshot
+from ...engine.types import Event
+from ...tail.lines import format_age, format_timestamp, header_pairs, pretty_value, short_text
+from ...tail.source import holders
+
+__all__ = ["MessageScreen"]
+
+
+def commit_position(event: Event, snapshot: EngineSnapshot | None) -> str:
+    """Where the message stands against its partition's committed offset."""
+    m = event.message
+    p = snapshot.partition(m.tp) if snapshot is not None else None
+    if p is None:
+        return "its partition is not assigned here (any more)"
+    if p.committed is None:
+        return "nothing committed on this partition (no group, or not yet)"
+    if p.committed > m.offset:
+        return f"committed: the group's offset on {m.tp} is {p.committed:,}, past it"
+    if p.oldest_inflight == m.offset:
+        blocked = f" for {format_age(p.stalled_for)}" if p.stalled_for else ""
+        warned = ", and the engine warned about it" if p.livelock_warned else ""
+        return (
+            f"it is the oldest in flight: it holds {m.tp}'s commit at {p.committed:,}"
+            f"{blocked}{warned}"
+        )
+    return f"not committed yet: {m.tp} is committed up to {p.committed:,}"
+
+
+class MessageScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("enter", "close", "Close", show=False),
+    ]
+
+    def __init__(self, event: Event, *, tz: tzinfo | None = None, dark: bool = True) -> None:
+        super().__init__()
+        self.event = event
+        self.tz = tz
+        self.dark = dark
+
+    def compose(self) -> ComposeResult:
+        m = self.event.message
+        with Vertical(id="message-dialog") as dialog:
+            dialog.border_title = f"{m.topic}[{m.partition}] @ {m.offset:,}"
+            dialog.border_subtitle = "esc closes"
+            yield Static(self._fields(), id="message-fields")
+            yield Static(id="message-live")
+            with VerticalScroll(id="message-body"):
+                yield Static(self._value(), id="message-value")
+
+    def _fields(self) -> RenderableType:
+        m = self.event.message
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        table.add_row("topic", m.topic)
+        table.add_row("partition", str(m.partition))
+        table.add_row("offset", f"{m.offset:,}")
+        stamp = format_timestamp(m.timestamp, self.tz)
+        table.add_row("timestamp", f"{stamp}  ({m.timestamp} ms)" if m.timestamp >= 0 else stamp)
+        table.add_row("key", short_text(self.event.key, 200))
+        pairs = header_pairs(m.headers)
+        headers = Text("\n".join(f"{k}: {v}" for k, v in pairs)) if pairs else Text("none")
+        table.add_row("headers", headers)
+        return table
+
+    def live(self, snapshot: EngineSnapshot | None) -> RenderableType:
+        m = self.event.message
+        names = holders(snapshot, m)
+        if m.refcount <= 0 or m.acked:
+            held = "0: every stream is done with it"
+        elif names:
+            held = f"{m.refcount}: held by {', '.join(names)}"
+        else:
+            held = f"{m.refcount}: still held"
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        table.add_row("refcount", held)
+        table.add_row("commit", commit_position(self.event, snapshot))
+        return table
+
+    def _value(self) -> RenderableType:
+        text, language = pretty_value(self.event.value)
+        if language == "json":
+            theme = "ansi_dark" if self.dark else "ansi_light"
+            return Group(
+                Text("value", style="bold"), Syntax(text, "json", theme=theme, word_wrap=True)
+            )
+        return Group(Text("value", style="bold"), Text(text))
+
+    def update_live(self, snapshot: EngineSnapshot | None) -> None:
+        """Show the message's refcount and commit state now (called on every poll)."""
+        self.query_one("#message-live", Static).update(self.live(snapshot))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,96 @@
+"""The Events panel: engine events and the session's notices, newest at the bottom.
+
+Rebalances, commit failures, decode errors, livelock warnings (and their clearing),
+revoke timeouts, and what the session has to say (pause, filter, commit now, a lost
+broker, log records).  Routine commits are left out: the Partitions panel shows
+their progress.  A ``RichLog`` with ``max_lines``: bounded, and it renders only the
+lines on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import tzinfo
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import RichLog
+
+from ...engine.events import (
+    CommitFailed,
+    DecodeError,
+    EngineEvent,
+    LivelockCleared,
+    LivelockWarning,
+    PartitionsAssigned,
+    PartitionsRevoked,
+    RebalanceStarted,
+    RevokeDrainTimeout,
+)
+from ...tail.lines import format_clock
+from ...tail.source import Notice
+
+__all__ = ["EventLog", "event_kind"]
+
+#: Lines the panel keeps.
+MAX_LINES = 1000
+
+
+def event_kind(event: EngineEvent) -> tuple[str, str]:
+    """(label, level) of an event: level is info, success, warning or error."""
+    if isinstance(event, Notice):
+        return "note", event.level
+    if isinstance(event, LivelockWarning):
+        return "blocked", "error"
+    if isinstance(event, LivelockCleared):
+        return "unblocked", "success"
+    if isinstance(event, CommitFailed):
+        return "commit", "error"
+    if isinstance(event, DecodeError):
+        return "decode", "warning"
+    if isinstance(event, RevokeDrainTimeout):
+        return "revoke", "warning"
+    if isinstance(event, RebalanceStarted | PartitionsRevoked | PartitionsAssigned):
+        return "rebalance", "info"
+    return type(event).__name__, "info"
+
+
+class EventLog(RichLog):
+    DEFAULT_CSS = """
+    EventLog { overflow-x: hidden; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-log--time",
+        "event-log--info",
+        "event-log--success",
+        "event-log--warning",
+        "event-log--error",
+    }
+
+    def __init__(
+        self, *, tz: tzinfo | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, id=id, classes=classes)
+        self.tz = tz
+        self.count = 0
+
+    def add(self, events: Iterable[EngineEvent], dropped: int = 0) -> None:
+        for event in events:
+            label, level = event_kind(event)
+            text = Text(no_wrap=True)
+            text.append(
+                format_clock(event.at, self.tz), self.get_component_rich_style("event-log--time")
+            )
+            style = self.get_component_rich_style(f"event-log--{level}")
+            text.append(f"  {label:<9} ", style + Style(bold=True))
+            text.append(event.summary, style)
+            self.write(text, shrink=False, scroll_end=True)
+            self.count += 1
+        if dropped:
+            self.write(
+                Text(f"… {dropped:,} more events came too fast and are not shown", "italic"),
+                shrink=False,
+                scroll_end=True,
+            )

@@ -1,0 +1,88 @@
+"""The Streams panel: one row per stream of the engine.
+
+For each: its topics, buffer depth, messages processed and their rate, the message it
+is on and for how long, and how many messages it holds a reference to (buffered plus
+current: the messages whose refcount includes this stream).  A stream that has been
+on one message for ``slow_after`` seconds or more is drawn in the ``--slow`` style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+
+from ...engine.snapshot import StreamSnapshot
+from ...tail.lines import format_age, format_number
+from .table import Column, LineTable, cells
+
+__all__ = ["StreamsTable"]
+
+
+class StreamsTable(LineTable[StreamSnapshot]):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "streams-table--header",
+        "streams-table--name",
+        "streams-table--slow",
+        "streams-table--dim",
+    }
+
+    empty_text = "no streams"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.rates: Mapping[str, float] = {}
+        self.slow_after = 5.0
+        #: The session's own stream, marked as the dashboard's.
+        self.tail_stream = "tail"
+
+    def _columns(self) -> tuple[Column, ...]:
+        name = max([8, *(len(self._label(s)) for s in self.rows)])
+        topics = max([8, *(len(", ".join(s.topics)) for s in self.rows)])
+        return (
+            Column("stream", min(name, 28), "<"),
+            Column("topics", min(topics, 30), "<"),
+            Column("buffer", 11),
+            Column("processed", 11),
+            Column("msg/s", 7),
+            Column("on message", 20, "<"),
+            Column("for", 6),
+            Column("holds", 7),
+            Column("decode err", 10),
+        )
+
+    def _label(self, s: StreamSnapshot) -> str:
+        return f"{s.name} (dashboard)" if s.name == self.tail_stream else s.name
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"streams-table--{name}")
+
+    def render_header(self, width: int, base: Style) -> list[Segment]:
+        columns = self._columns()
+        return cells(
+            columns, [c.title for c in columns], [None] * len(columns), base + self._style("header")
+        )
+
+    def render_row(self, row: StreamSnapshot, part: int, width: int, base: Style) -> list[Segment]:
+        s = row
+        slow = s.current_for is not None and s.current_for >= self.slow_after
+        row_style = base + self._style("slow") if slow else base
+        on = f"{s.current}@{s.current_offset}" if s.current is not None else "idle"
+        rate = self.rates.get(s.name)
+        values = [
+            self._label(s),
+            ", ".join(s.topics),
+            f"{s.buffer_depth:,}/{s.buffer_maxsize:,}" + (" P" if s.paused else ""),
+            format_number(s.processed),
+            "-" if rate is None else f"{rate:,.0f}",
+            on,
+            format_age(s.current_for),
+            format_number(s.held),
+            format_number(s.decode_errors),
+        ]
+        dim = self._style("dim")
+        styles: list[Style | None] = [self._style("name"), None, None, None, None]
+        styles += [None if s.current is not None else dim, None, None, None]
+        return cells(self._columns(), values, styles, row_style)
