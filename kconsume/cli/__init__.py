@@ -11,6 +11,7 @@ from .._version import __version__
 from .broker import broker_command
 from .consume import consume_command
 from .demo import demo_command
+from .tail import tail_command
 
 __all__ = ["app", "main"]
 
@@ -40,6 +41,7 @@ def root(
 
 
 app.command("consume", rich_help_panel="Consuming")(consume_command)
+app.command("tail", rich_help_panel="Consuming")(tail_command)
 app.command("broker", rich_help_panel="Local development")(broker_command)
 app.command("demo", rich_help_panel="Local development")(demo_command)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..demo import DemoSettings, run_demo
-from .errors import fail, run_async
+from .errors import EXIT_USAGE, fail, run_async
 
 
 def demo_command(
@@ -21,18 +21,20 @@ def demo_command(
     ] = None,
     every: Annotated[float, typer.Option(help="Seconds between progress reports.", min=0.1)] = 3.0,
     port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
+    theme: Annotated[
+        str, typer.Option("--theme", help="Dashboard theme: dark | light | a .tcss file.")
+    ] = "dark",
     slow_every: Annotated[
         int,
         typer.Option(help="Billing stalls on about one order in this many (0: never).", min=0),
     ] = 150,
 ) -> None:
-    """Start an embedded broker, produce sample JSON orders, consume them with two streams.
+    """Start an embedded broker, produce sample JSON orders, consume them with two streams,
+    and open the dashboard on them (--headless: print progress as text instead).
 
     One stream (billing) now and then takes far too long on a message, so a
     blocked commit shows within a minute.
     """
-    if not headless:
-        raise fail("the dashboard is not built yet: use --headless", code=2)
     settings = DemoSettings(
         rate=rate,
         partitions=partitions,
@@ -41,4 +43,16 @@ def demo_command(
         port=port,
         slow_every=slow_every,
     )
-    run_async(run_demo(settings))
+    if headless:
+        run_async(run_demo(settings))
+        return
+    from ..tui.run import run_demo_dashboard
+    from ..tui.themes import ThemeNotFoundError, resolve_theme
+
+    try:
+        theme_path = resolve_theme(theme)
+    except ThemeNotFoundError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    failure = run_async(run_demo_dashboard(settings, theme=theme_path))
+    if failure:
+        raise fail(failure)

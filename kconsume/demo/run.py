@@ -7,7 +7,7 @@ import contextlib
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -18,7 +18,7 @@ from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
 from .orders import produce_orders
 from .progress import format_event, format_progress
 
-__all__ = ["DemoSettings", "run_demo"]
+__all__ = ["DemoRun", "DemoSettings", "demo_app", "run_demo"]
 
 
 @dataclass(slots=True)
@@ -37,6 +37,12 @@ class DemoSettings:
     commit_interval: float = 1.0
     livelock_timeout: float = 8.0
     port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    broker_url: str
+    app: App
 
 
 async def audit(stream: Stream) -> None:
@@ -59,10 +65,13 @@ def billing(settings: DemoSettings) -> Callable[[Stream], Awaitable[None]]:
     return bill
 
 
-async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
-    """Run the headless demo until cancelled (Ctrl-C) or ``settings.duration`` passes."""
+@contextlib.asynccontextmanager
+async def demo_app(settings: DemoSettings, out: TextIO | None = None) -> AsyncIterator[DemoRun]:
+    """The demo's world: a broker, the orders topic, a producer sending orders, and an
+    App (not started) with the ``audit`` and ``billing`` agents on the topic."""
     with EmbeddedBroker(port=settings.port) as broker:
-        print(f"embedded broker on {broker.url}", file=out, flush=True)
+        if out is not None:
+            print(f"embedded broker on {broker.url}", file=out, flush=True)
         await create_topics(broker.url, {settings.topic: settings.partitions})
         orders_producer = producer(broker.url, linger_ms=5)
         await orders_producer.start()
@@ -81,6 +90,20 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
         )
         app.agent(settings.topic, value="json", name="audit")(audit)
         app.agent(settings.topic, value="json", name="billing")(billing(settings))
+        try:
+            yield DemoRun(broker.url, app)
+        finally:
+            produce_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await produce_task
+            await app.stop()
+            await orders_producer.stop()
+
+
+async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
+    """Run the headless demo until cancelled (Ctrl-C) or ``settings.duration`` passes."""
+    async with demo_app(settings, out) as run:
+        app = run.app
 
         def show(event: EngineEvent) -> None:
             if not isinstance(event, CommitStarted | CommitCompleted):  # too chatty for a demo
@@ -91,11 +114,7 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
             await app.start()
             await _report(app, settings, out)
         finally:
-            produce_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await produce_task
             await app.stop()
-            await orders_producer.stop()
             print("demo stopped", file=out, flush=True)
 
 

@@ -61,6 +61,8 @@ def format_timestamp(timestamp_ms: int, tz: tzinfo | None = None) -> str:
     if timestamp_ms < 0:
         return "-"
     moment = datetime.fromtimestamp(timestamp_ms / 1000, tz)
+    if tz is None:
+        moment = moment.astimezone()  # the local zone, named
     zone = moment.strftime("%Z") or moment.strftime("%z")
     return f"{moment.strftime('%Y-%m-%d %H:%M:%S')}.{timestamp_ms % 1000:03d} {zone}".rstrip()
 

@@ -1,0 +1,90 @@
+"""``kconsume tail``: the live dashboard of topics and of the consumer engine at work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..consume import ConsumeOptions
+from . import options as o
+from .errors import EXIT_USAGE, fail, run_async
+
+DASHBOARD = "Dashboard"
+
+Theme = Annotated[
+    str,
+    typer.Option(
+        "--theme", rich_help_panel=DASHBOARD,
+        help="dark | light | the path of a .tcss theme file.",
+    ),
+]  # fmt: skip
+BufferSize = Annotated[
+    int,
+    typer.Option(
+        "--buffer", min=100, rich_help_panel=DASHBOARD,
+        help="Newest messages kept in the dashboard (older ones fall off).",
+    ),
+]  # fmt: skip
+
+
+def tail_command(
+    topics: o.Topics,
+    broker: o.Broker = "localhost:9092",
+    group: o.Group = None,
+    security_protocol: o.SecurityProtocol = None,
+    sasl_mechanism: o.SaslMechanism = None,
+    sasl_username: o.SaslUsername = None,
+    sasl_password: o.SaslPassword = None,
+    ssl_cafile: o.SslFile = None,
+    ssl_certfile: o.SslFile = None,
+    ssl_keyfile: o.SslFile = None,
+    offset: o.Offset = None,
+    partition: o.Partitions = None,
+    key_format: o.KeyFormat = o.Format.auto,
+    value_format: o.ValueFormat = o.Format.auto,
+    where: o.Where = None,
+    header: o.Header = None,
+    grep: o.Grep = None,
+    script: o.Script = None,
+    theme: Theme = "dark",
+    buffer: BufferSize = 10_000,
+) -> None:
+    """Tail TOPICs in a live dashboard: messages, and what the consumer engine does with them.
+
+    Partitions with committed offset, lag, in-flight messages and the ribbon of the
+    uncommitted window; streams; the newest messages (Enter opens one); engine events.
+    --where sets the dashboard's first filter (f changes it).  Without -g nothing is
+    committed; with -g a message counts as done once the dashboard has it.  Keys: p
+    pause, / search, f filter, c commit now, ? help, q quit.
+    """
+    from ..tui.themes import ThemeNotFoundError, resolve_theme
+
+    try:
+        theme_path = resolve_theme(theme)
+    except ThemeNotFoundError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    options = o.checked(
+        ConsumeOptions(
+            topics=topics,
+            broker=broker,
+            group=group,
+            offset=o.start_position(offset, group),
+            partitions=partition or None,
+            key_format=key_format.value,
+            value_format=value_format.value,
+            where=where or [],
+            headers=header or [],
+            greps=grep or [],
+            script=script,
+            broker_settings=o.security_settings(
+                security_protocol, sasl_mechanism, sasl_username, sasl_password,
+                ssl_cafile, ssl_certfile, ssl_keyfile,
+            ),
+        )
+    )  # fmt: skip
+    from ..tui.run import run_tail
+
+    failure = run_async(run_tail(options, theme=theme_path, buffer_size=buffer))
+    if failure:
+        raise fail(failure)
