@@ -95,7 +95,7 @@ class Conductor:
         Synchronous: the whole delivery happens before any stream can run.
         """
         try:
-            handler = self._handlers[message.topic]
+            handler = self._handlers[message.tp.topic]
         except KeyError:  # no stream reads this topic: nothing to wait for
             self.app.consumer.ack(message)
             return
@@ -112,6 +112,7 @@ class Conductor:
             group = plan.groups[0]
             decode_key, decode_value, streams = group.decode_key, group.decode_value, group.streams
             put = streams[0].put
+            new_event = tuple.__new__  # Event(...) without the Python-level __new__
 
             def deliver_one(message: Message) -> None:
                 message.refcount = 1
@@ -124,7 +125,7 @@ class Conductor:
                 except Exception as exc:
                     on_decode_error(message, streams, exc)
                     return
-                put(Event(message, key, value))
+                put(new_event(Event, (message, key, value)))
 
             return deliver_one
 
@@ -152,7 +153,7 @@ class Conductor:
                 except Exception as exc:
                     on_decode_error(message, streams, exc)
                     continue
-                event = Event(message, key, value)
+                event = tuple.__new__(Event, (message, key, value))
                 for stream in streams:
                     stream.put(event)
 

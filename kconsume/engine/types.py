@@ -59,11 +59,9 @@ class Message:
         "headers",
         "key",
         "offset",
-        "partition",
         "refcount",
         "state",
         "timestamp",
-        "topic",
         "tp",
         "value",
     )
@@ -80,8 +78,6 @@ class Message:
         state: PartitionState | None = None,
     ) -> None:
         self.tp = tp
-        self.topic = tp.topic
-        self.partition = tp.partition
         self.offset = offset
         self.timestamp = timestamp
         self.key = key
@@ -95,6 +91,14 @@ class Message:
         #: The partition bookkeeping this message belongs to.  A revoke detaches
         #: that object, so late acks of a revoked generation change nothing.
         self.state = state
+
+    @property
+    def topic(self) -> str:
+        return self.tp.topic
+
+    @property
+    def partition(self) -> int:
+        return self.tp.partition
 
     def decref(self) -> bool:
         """Drop one reference; True when this call released the last one.
@@ -112,26 +116,24 @@ class Message:
         return f"<Message {self.tp}@{self.offset} refcount={self.refcount}>"
 
 
-class Event:
+class Event(NamedTuple):
     """What a stream yields: a message with its key and value decoded by the stream's codecs.
 
-    Streams that share codecs share one Event per message (one decode).
+    Streams that share codecs share one Event per message (one decode).  A tuple,
+    so the Conductor can build one per message at C speed.
     """
 
-    __slots__ = ("key", "message", "value")
-
-    def __init__(self, message: Message, key: Any, value: Any) -> None:
-        self.message = message
-        self.key = key
-        self.value = value
+    message: Message
+    key: Any
+    value: Any
 
     @property
     def topic(self) -> str:
-        return self.message.topic
+        return self.message.tp.topic
 
     @property
     def partition(self) -> int:
-        return self.message.partition
+        return self.message.tp.partition
 
     @property
     def offset(self) -> int:
