@@ -73,9 +73,7 @@ class MessageScreen(ModalScreen[None]):
 
     def _fields(self) -> RenderableType:
         m = self.event.message
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        table = self._grid()
         table.add_row("topic", m.topic)
         table.add_row("partition", str(m.partition))
         table.add_row("offset", f"{m.offset:,}")
@@ -87,7 +85,8 @@ class MessageScreen(ModalScreen[None]):
         table.add_row("headers", headers)
         return table
 
-    def live(self, snapshot: EngineSnapshot | None) -> RenderableType:
+    def live_rows(self, snapshot: EngineSnapshot | None) -> list[tuple[str, str]]:
+        """What changes while the view is open: refcount and holders, commit position."""
         m = self.event.message
         names = holders(snapshot, m)
         if m.refcount <= 0 or m.acked:
@@ -96,11 +95,19 @@ class MessageScreen(ModalScreen[None]):
             held = f"{m.refcount}: held by {', '.join(names)}"
         else:
             held = f"{m.refcount}: still held"
+        return [("refcount", held), ("commit", commit_position(self.event, snapshot))]
+
+    @staticmethod
+    def _grid() -> Table:
         table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, min_width=9)
         table.add_column()
-        table.add_row("refcount", held)
-        table.add_row("commit", commit_position(self.event, snapshot))
+        return table
+
+    def live(self, snapshot: EngineSnapshot | None) -> RenderableType:
+        table = self._grid()
+        for name, value in self.live_rows(snapshot):
+            table.add_row(name, value)
         return table
 
     def _value(self) -> RenderableType:

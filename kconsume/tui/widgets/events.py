@@ -58,7 +58,7 @@ def event_kind(event: EngineEvent) -> tuple[str, str]:
 
 class EventLog(RichLog):
     DEFAULT_CSS = """
-    EventLog { overflow-x: hidden; }
+    EventLog { overflow-x: hidden; overflow-y: auto; }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {

@@ -65,10 +65,13 @@ class StreamsTable(LineTable[StreamSnapshot]):
             columns, [c.title for c in columns], [None] * len(columns), base + self._style("header")
         )
 
+    def row_style(self, row: StreamSnapshot, base: Style) -> Style:
+        slow = row.current_for is not None and row.current_for >= self.slow_after
+        return base + self._style("slow") if slow else base
+
     def render_row(self, row: StreamSnapshot, part: int, width: int, base: Style) -> list[Segment]:
         s = row
-        slow = s.current_for is not None and s.current_for >= self.slow_after
-        row_style = base + self._style("slow") if slow else base
+        row_style = self.row_style(s, base)
         on = f"{s.current}@{s.current_offset}" if s.current is not None else "idle"
         rate = self.rates.get(s.name)
         values = [

@@ -98,12 +98,19 @@ class LineTable(ScrollView, Generic[Row]):
             return Strip.blank(width, base)
         if row >= len(self.rows):
             return Strip.blank(width, base)
-        return Strip(self.render_row(self.rows[row], part, width, base)).crop_extend(0, width, base)
+        item = self.rows[row]
+        line_style = self.row_style(item, base)
+        segments = self.render_row(item, part, width, base)
+        return Strip(segments).crop_extend(0, width, line_style)
 
     empty_text = "nothing yet"
 
     def dim_style(self) -> Style:
         return Style(dim=True)
+
+    def row_style(self, row: Row, base: Style) -> Style:
+        """The style of a whole row (its padding too)."""
+        return base
 
     def render_header(self, width: int, base: Style) -> list[Segment]:
         raise NotImplementedError
