@@ -223,6 +223,7 @@ class Consumer:
                 continue
             tp = state.tp
             inflight = state.inflight
+            end = state.delivered_end
             delivered = 0
             for record in records:
                 offset = record.offset
@@ -230,7 +231,6 @@ class Consumer:
                     driver.seek(tp, offset)
                     break
                 # PartitionState.track, inlined (per message): refuse redeliveries.
-                end = state.delivered_end
                 if end is not None and offset < end:
                     self.dropped_total += 1
                     continue
@@ -239,28 +239,34 @@ class Consumer:
                     state,
                 )  # fmt: skip
                 inflight[offset] = message
-                state.delivered_end = offset + 1
-                # Counted before the callback, which may ack at once (a topic no stream reads).
-                state.live += 1
+                end = offset + 1
                 delivered += 1
-                if is_async:  # it may suspend: keep the totals exact around it
-                    self._live += 1
-                    self.delivered_total += 1
-                    delivered -= 1
+                if is_async:  # it may suspend: settle the counts around it
+                    self._settle_delivery(state, end, delivered)
+                    delivered = 0
                     await callback(message)  # type: ignore[misc]
                 else:
                     callback(message)
                 if delivered == DELIVERY_SLICE:
-                    self._live += delivered
-                    self.delivered_total += delivered
+                    self._settle_delivery(state, end, delivered)
                     delivered = 0
                     await asyncio.sleep(0)  # let the streams take what is buffered
                     now = time.monotonic()
                     if not state.delivering:  # revoked meanwhile
                         break
-            self._live += delivered  # no await since the last slice: nobody saw the difference
-            self.delivered_total += delivered
+            self._settle_delivery(state, end, delivered)
             state.highwater = driver.highwater(tp)
+
+    def _settle_delivery(self, state: PartitionState, end: int | None, delivered: int) -> None:
+        """Publish a slice's counts.  Caller: :meth:`_deliver_batch`, before any await.
+
+        The per-message loop keeps them in locals; nothing else can run until it
+        awaits, so nobody sees them lag (an ack in between only makes ``live`` dip).
+        """
+        state.delivered_end = end
+        state.live += delivered
+        self._live += delivered
+        self.delivered_total += delivered
 
     def track_message(self, message: Message) -> bool:
         """Start tracking a message delivered outside :meth:`drain_messages`.
