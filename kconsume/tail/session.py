@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..consume.filters import Script, load_script, make_prefilter
 from ..consume.record import ConsumedRecord
 from ..consume.runner import ConsumeOptions
 from ..engine import App, Event, StartAt, Stream
-from ..engine.events import EngineEvent, PartitionsAssigned
+from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: The pause reason the session uses (streams use their names).
 USER = "user"
+#: Past events a new subscriber receives first (commit progress excluded).
+REPLAYED = 50
 #: Filter errors reported one by one before they are only counted.
 SHOWN_FILTER_ERRORS = 3
 
@@ -125,6 +128,7 @@ class TailSession:
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._filter_errors_shown = 0
+        self._history: deque[EngineEvent] = deque(maxlen=REPLAYED)
 
     # -- construction ---------------------------------------------------------------
 
@@ -371,6 +375,10 @@ class TailSession:
         return self._last
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Receive events from now on, after the last :data:`REPLAYED` ones so far (a
+        dashboard that subscribes a moment after the start still sees them)."""
+        for event in list(self._history):
+            callback(event)
         self._subscribers = (*self._subscribers, callback)
 
         def unsubscribe() -> None:
@@ -383,6 +391,8 @@ class TailSession:
         self._publish(Notice(text=text, level=level))
 
     def _publish(self, event: EngineEvent) -> None:
+        if not isinstance(event, CommitStarted | CommitCompleted):
+            self._history.append(event)
         for subscriber in self._subscribers:
             try:
                 subscriber(event)

@@ -1,0 +1,143 @@
+"""``kconsume tail``: the tail session and the dashboard against the real broker."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+from textual.pilot import Pilot
+
+from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.consume import ConsumeOptions
+from kconsume.engine import StartAt
+from kconsume.tail import SourceState, TailSession
+from kconsume.tui import DashboardApp
+from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
+from tests.helpers import wait_for
+from tests.integration.conftest import Produce, group_committed
+
+pytestmark = pytest.mark.broker
+
+FAST_GROUP = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
+
+
+def options(
+    broker: EmbeddedBroker, topic: str, group: str | None, **kwargs: object
+) -> ConsumeOptions:
+    return ConsumeOptions(
+        [topic],
+        broker=broker.url,
+        group=group,
+        offset=StartAt("beginning"),
+        commit_interval=0.2,
+        broker_settings=dict(FAST_GROUP) if group else {},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def screen_text(pilot: Pilot[None]) -> str:
+    app = pilot.app
+    return "\n".join(
+        "".join(
+            segment.text for segment in app.screen._compositor.render_update(full=True).strips[y]
+        )  # type: ignore[attr-defined]
+        for y in range(app.size.height)
+    )
+
+
+async def test_tail_shows_messages_and_commit_progress(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 30)
+    group = f"tail-{topic}"
+    session = TailSession.from_options(options(broker, topic, group), buffer_size=1000)
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        table = app.query_one(PartitionsTable)
+        await wait_for(lambda: len(log.rows) == 30, 20, "30 messages in the Messages panel")
+        assert sorted(e.value["order"] for e in log.rows) == list(range(30))
+        await wait_for(
+            lambda: [p.committed for p in table.rows] == [10, 10, 10],
+            20,
+            "commits of every partition",
+        )
+        assert session.status.state is SourceState.CONSUMING
+        assert all(p.commits_ok > 0 and p.last_commit_ok for p in table.rows)
+        await produce(topic, 9, start=30)
+        await wait_for(lambda: len(log.rows) == 39, 20, "the new messages, live")
+        await wait_for(lambda: [p.committed for p in table.rows] == [13, 13, 13], 20, "new commits")
+        await pilot.press("c")
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("commit now" in line.text for line in events.lines),
+            10,
+            "commit now's notice",
+        )
+        await pilot.press("q")
+        await wait_for(lambda: session.done, 20, "the session stopped")
+    assert await group_committed(broker, group, topic) == {0: 13, 1: 13, 2: 13}
+
+
+async def test_tail_pause_stops_fetching_and_filter_narrows_the_tail(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 12)
+    session = TailSession.from_options(
+        options(broker, topic, None, where=["value['order'] % 2 == 0"])
+    )
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        await wait_for(lambda: len(log.rows) == 6, 20, "the even orders")
+        assert all(e.value["order"] % 2 == 0 for e in log.rows)
+        await pilot.press("p")
+        await wait_for(
+            lambda: all(p.paused for p in app.query_one(PartitionsTable).rows), 10, "paused"
+        )
+        assert session.status.state is SourceState.PAUSED
+        received = session.buffer.received
+        await produce(topic, 6, start=12)
+        await pilot.press("p")
+        await wait_for(lambda: session.buffer.received == received + 6, 20, "fetching again")
+        await wait_for(lambda: len(log.rows) == 9, 10, "the new even orders in the panel")
+
+
+async def test_unreachable_broker_is_a_state_not_a_crash() -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    session = TailSession.from_options(
+        ConsumeOptions(["nowhere"], broker=dead, broker_settings={"request_timeout_ms": 1000}),
+        retry_interval=0.2,
+    )
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(120, 40)):
+        await wait_for(
+            lambda: session.status.state is SourceState.UNREACHABLE, 20, "the unreachable state"
+        )
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("cannot reach" in line.text for line in events.lines), 10, "the notice"
+        )
+        assert app.is_running
+
+
+async def test_losing_the_broker_shows_as_unreachable() -> None:
+    from kconsume.admin import create_topics
+
+    with EmbeddedBroker() as own:
+        await create_topics(own.url, {"lost": 1})
+        session = TailSession.from_options(
+            ConsumeOptions(["lost"], broker=own.url, broker_settings={"request_timeout_ms": 2000})
+        )
+        async with session:
+            await wait_for(
+                lambda: session.status.state is SourceState.CONSUMING
+                and session.snapshot() is not None
+                and bool(session.snapshot().partitions),  # type: ignore[union-attr]
+                20,
+                "consuming",
+            )
+            own.stop()
+            await wait_for(
+                lambda: session.status.state is SourceState.UNREACHABLE, 20, "the lost broker"
+            )
