@@ -7,10 +7,17 @@ Two bounded deques of engine :class:`~kconsume.engine.types.Event` objects:
   while no filter is set, so an unfiltered tail costs one ``append`` per message).
 
 Changing the filter rebuilds the view from the ring, so a new filter applies at once to
-the recent messages too.  Counters let a reader that copies the view now and then work
-out what changed: ``shown`` counts every event appended to the view since the last
-rebuild, so ``shown - len(view)`` is how many fell off its front; ``generation`` changes
-on every rebuild.
+the recent messages too.
+
+The events are kept *raw* (key and value as the message's bytes) and decoded with
+``decode`` only when something looks at them: a line on screen, a search, the filter.
+Keeping ten thousand decoded JSON documents alive would cost little memory but a lot
+of garbage-collector time, since every full collection walks every live container.
+
+Counters let a reader that copies the view now and then work out what changed:
+``shown`` counts every event appended to the view since the last rebuild, so
+``shown - len(view)`` is how many fell off its front; ``generation`` changes on
+every rebuild.
 """
 
 from __future__ import annotations
@@ -20,23 +27,49 @@ from collections.abc import Callable, Sequence
 
 from ..consume.filters import Where, compile_where
 from ..consume.record import ConsumedRecord
+from ..engine.codecs import Codec
 from ..engine.types import Event
 
-__all__ = ["DEFAULT_BUFFER_SIZE", "TailBuffer"]
+__all__ = ["DEFAULT_BUFFER_SIZE", "Decode", "TailBuffer", "decoder"]
 
 #: Messages the dashboard keeps by default.
 DEFAULT_BUFFER_SIZE = 10_000
 
 FilterErrorCallback = Callable[[Event, Exception], None]
+Decode = Callable[[Event], Event]
+
+
+def _as_is(event: Event) -> Event:
+    return event
+
+
+def decoder(key: Codec, value: Codec) -> Decode:
+    """Decode a raw event's key and value with these codecs.
+
+    An event whose key or value is no longer the message's own bytes object was
+    decoded already (a ``--script`` transform, or a source that stores decoded
+    events) and is returned as it is.
+    """
+    key_decode, value_decode = key.decode, value.decode
+
+    def decode(event: Event) -> Event:
+        m = event.message
+        if event.key is not m.key or event.value is not m.value:
+            return event
+        return Event(m, key_decode(m.key), value_decode(m.value))
+
+    return decode
 
 
 class TailBuffer:
     """The last ``maxlen`` messages, and the last ``maxlen`` that match the filter."""
 
-    def __init__(self, maxlen: int = DEFAULT_BUFFER_SIZE) -> None:
+    def __init__(self, maxlen: int = DEFAULT_BUFFER_SIZE, decode: Decode = _as_is) -> None:
         if maxlen < 1:
             raise ValueError("the tail buffer must hold at least one message")
         self.maxlen = maxlen
+        #: Turns a stored event into one with its key and value decoded.
+        self.decode = decode
         self._ring: deque[Event] = deque(maxlen=maxlen)
         self._view: deque[Event] = self._ring
         #: Events added since the start, matching or not.
@@ -70,7 +103,7 @@ class TailBuffer:
         if where is None:
             return True
         try:
-            return bool(where(ConsumedRecord.from_event(event)))
+            return bool(where(ConsumedRecord.from_event(self.decode(event))))
         except Exception as exc:  # a filter that fails on one message: not a match
             self.filter_errors += 1
             if self.on_filter_error is not None:

@@ -7,7 +7,7 @@ rendered depends on where they run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -136,6 +136,7 @@ def find(
     *,
     backwards: bool = False,
     tz: tzinfo | None = None,
+    decode: Callable[[Event], Event] | None = None,
 ) -> int | None:
     """Index of the first event at or after (before, ``backwards``) ``start`` whose line
     contains ``needle`` (case-insensitive), or None."""
@@ -147,7 +148,8 @@ def find(
     else:
         indexes = range(max(start, 0), len(events))
     for index in indexes:
-        if needle in message_line(events[index], tz).text.casefold():
+        event = events[index] if decode is None else decode(events[index])
+        if needle in message_line(event, tz).text.casefold():
             return index
     return None
 

@@ -30,7 +30,7 @@ from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, Partiti
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
-from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer
+from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
 from .source import Level, Notice, SourceState, SourceStatus
 
 __all__ = ["TailSession", "broker_connected"]
@@ -110,7 +110,7 @@ class TailSession:
         self.stream_name = stream_name
         self.retry = retry
         self.retry_interval = retry_interval
-        self.buffer = TailBuffer(buffer_size)
+        self.buffer = TailBuffer(buffer_size, decoder(self.key_codec, self.value_codec))
         self.buffer.on_filter_error = self._on_filter_error
         if where:
             self.buffer.set_filter(where)
@@ -221,12 +221,8 @@ class TailSession:
     async def _attempt(self) -> bool:
         """One engine run; False if it should be tried again."""
         app = self._make_app()
-        stream = app.stream(
-            *self.topics,
-            key=self.key_codec,
-            value=self.value_codec,
-            prefilter=self.prefilter,
-            name=self.stream_name,
+        stream = app.stream(  # raw: the buffer decodes what is looked at
+            *self.topics, prefilter=self.prefilter, name=self.stream_name
         )
         self.app = app
         unsubscribe = app.events.subscribe(self._on_engine_event)
@@ -302,7 +298,8 @@ class TailSession:
                 add(kept)
 
     async def _scripted(self, script: Script, event: Event) -> Event | None:
-        record = ConsumedRecord.from_event(event)
+        decoded = self.buffer.decode(event)
+        record = ConsumedRecord.from_event(decoded)
         try:
             if script.keep is not None:
                 keep = script.keep(record)
@@ -311,7 +308,7 @@ class TailSession:
                 if not keep:
                     return None
             if script.transform is None:
-                return event
+                return event  # stays raw
             value = script.transform(record)
             if script.transform_is_async:
                 value = await value
@@ -320,7 +317,7 @@ class TailSession:
             return None
         if value is None:
             return None
-        return Event(event.message, event.key, value)
+        return Event(event.message, decoded.key, value)
 
     def _on_filter_error(self, event: Event, exc: Exception) -> None:
         self._report_filter_error(event, "the filter", exc)

@@ -276,7 +276,8 @@ class DashboardApp(App[None]):
         self._open_message(message.event)
 
     def _open_message(self, event: Event) -> None:
-        screen = MessageScreen(event, tz=self.tz, dark=self.current_theme.dark)
+        decoded = self.source.buffer.decode(event)
+        screen = MessageScreen(decoded, tz=self.tz, dark=self.current_theme.dark)
         self.push_screen(screen)
         screen.call_after_refresh(screen.update_live, self.last_snapshot)
 

@@ -258,3 +258,19 @@ def test_holders_are_the_streams_holding_an_offset_or_later() -> None:
     m.refcount = 1
     assert holders(snapshot, m) == ("slow",)
     assert holders(snapshot, event(4).message) == ()  # refcount 0: nobody
+
+
+def test_the_buffer_keeps_raw_events_and_decodes_what_is_looked_at() -> None:
+    from kconsume.consume.decoding import output_codec
+    from kconsume.tail.buffer import decoder
+
+    decode = decoder(output_codec("str"), output_codec("json"))
+    message = Message(TP("t", 0), 1, 0, b"k1", b'{"total": 7}', [], 0.0)
+    raw = Event(message, message.key, message.value)
+    buffer = TailBuffer(10, decode)
+    buffer.set_filter("value['total'] == 7 and key == 'k1'")
+    buffer.add(raw)
+    assert buffer.view[0] is raw  # stored as it came
+    assert decode(raw) == (message, "k1", {"total": 7})
+    transformed = Event(message, "k1", "a script's value")
+    assert decode(transformed) is transformed  # decoded already: left alone

@@ -12,6 +12,7 @@ gutter marks messages some stream still holds (refcount above zero).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar
 
@@ -94,6 +95,8 @@ class MessageLog(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.tz = tz
         self.rows: list[Event] = []
+        #: Decodes a stored (raw) event for display; set from the buffer.
+        self.decode: Callable[[Event], Event] = lambda event: event
         self._generation = -1
         self._shown = -1
         self._evicted = 0
@@ -119,6 +122,7 @@ class MessageLog(ScrollView, can_focus=True):
             dropped = buffer.evicted - self._evicted
         self._shown = buffer.shown
         self._evicted = buffer.evicted
+        self.decode = buffer.decode
         self.rows = list(buffer.view)
         self.virtual_size = Size(0, len(self.rows))
         if self.follow:
@@ -169,7 +173,8 @@ class MessageLog(ScrollView, can_focus=True):
         self.refresh()
 
     def current(self) -> Event | None:
-        """The message under the cursor, or the newest one when following."""
+        """The message under the cursor, or the newest one when following (as stored:
+        ``decode`` it to see its key and value)."""
         if not self.rows:
             return None
         index = self.cursor if self.cursor is not None else len(self.rows) - 1
@@ -218,17 +223,21 @@ class MessageLog(ScrollView, can_focus=True):
         self.search = text
         if not text:
             return True
-        return self._jump(find(self.rows, text, self._from(), backwards=True, tz=self.tz))
+        return self._jump(
+            find(self.rows, text, self._from(), backwards=True, tz=self.tz, decode=self.decode)
+        )
 
     def action_next_match(self) -> None:
         if self.search:
             start = self._from() + (1 if self.cursor is not None else len(self.rows))
-            self._jump(find(self.rows, self.search, start, tz=self.tz))
+            self._jump(find(self.rows, self.search, start, tz=self.tz, decode=self.decode))
 
     def action_previous_match(self) -> None:
         if self.search:
             start = self._from() - (1 if self.cursor is not None else 0)
-            self._jump(find(self.rows, self.search, start, backwards=True, tz=self.tz))
+            self._jump(
+                find(self.rows, self.search, start, backwards=True, tz=self.tz, decode=self.decode)
+            )
 
     def _jump(self, index: int | None) -> bool:
         if index is None:
@@ -272,7 +281,7 @@ class MessageLog(ScrollView, can_focus=True):
     def _render_event(
         self, event: Event, width: int, base: Style, *, held: bool, is_cursor: bool
     ) -> Strip:
-        line = message_line(event, self.tz)
+        line = message_line(self.decode(event), self.tz)
         self._where_width = min(max(self._where_width, len(line.where)), 32)
         self._key_width = min(max(self._key_width, len(line.key)), 16)
         text = Text(no_wrap=True, overflow="crop")
