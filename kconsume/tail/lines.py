@@ -32,6 +32,14 @@ __all__ = [
 
 #: Characters of a value kept for its one-line form (the widget crops to its width).
 LINE_VALUE_LIMIT = 400
+#: Control characters shown as their Unicode pictures: a payload must never drive the
+#: terminal (ESC sequences) nor break a line (newlines are ⏎, tabs a space).
+_CONTROLS: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20)} | {
+    0x7F: "\u2421",
+    0x0A: "⏎",
+    0x09: " ",
+    0x0D: "",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ def short_text(value: Any, limit: int = LINE_VALUE_LIMIT) -> str:
             text = repr(value)
     if len(text) > limit:
         text = text[:limit] + "…"
-    return text.replace("\r", "").replace("\n", "⏎").replace("\t", " ")
+    return text.translate(_CONTROLS)
 
 
 def message_line(event: Event, tz: tzinfo | None = None) -> MessageLine:

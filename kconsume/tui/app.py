@@ -13,6 +13,7 @@ source to stop first, so that the group commits and leaves before the screen clo
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
@@ -94,10 +95,14 @@ class DashboardApp(App[None]):
         tz: tzinfo | None = None,
         poll_interval: float | None = POLL_INTERVAL,
         quit_after: float | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         """``tz`` is the zone times are shown in (None: local).  ``poll_interval`` None
         disables the timer: tests then call :meth:`poll` themselves.  ``quit_after``
-        quits by itself after that many seconds."""
+        quits by itself after that many seconds.  ``freeze_gc`` moves every object alive
+        once the screen is up (the widgets, their styles, the engine's setup) out of the
+        garbage collector's reach (``gc.freeze()``), so that the full collections a busy
+        topic triggers do not walk them again and again (``kconsume tail`` does)."""
         if poll_interval is not None and poll_interval < POLL_INTERVAL:
             raise ValueError(f"the dashboard polls at most every {POLL_INTERVAL}s")
         self.theme_file = resolve_theme(theme)
@@ -115,6 +120,7 @@ class DashboardApp(App[None]):
         self._unsubscribe: Callable[[], None] | None = None
         self._quitting = False
         self.quit_after = quit_after
+        self.freeze_gc = freeze_gc
         self.theme = base_theme(self.theme_file)
 
     # -- layout ----------------------------------------------------------------------
@@ -150,6 +156,8 @@ class DashboardApp(App[None]):
             self.set_interval(self.poll_interval, self.poll, name="poll-engine")
         if self.quit_after is not None:
             self.set_timer(self.quit_after, self.action_quit, name="quit-after")
+        if self.freeze_gc:
+            self.call_after_refresh(gc.freeze)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:

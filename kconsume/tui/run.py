@@ -25,7 +25,7 @@ async def run_session(
     session is stopped (commit, leave the group) before this returns, whatever ends
     the dashboard.  Returns why the engine failed, if it did.
     """
-    app = DashboardApp(session, theme=theme, quit_after=quit_after)
+    app = DashboardApp(session, theme=theme, quit_after=quit_after, freeze_gc=True)
     with capture_logs(session.notify):
         async with session:
             await app.run_async()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -284,21 +285,28 @@ class MessageLog(ScrollView, can_focus=True):
         line = message_line(self.decode(event), self.tz)
         self._where_width = min(max(self._where_width, len(line.where)), 32)
         self._key_width = min(max(self._key_width, len(line.key)), 16)
-        text = Text(no_wrap=True, overflow="crop")
-        text.append("●" if held else " ", self._style("held"))
-        text.append(" ")
-        text.append(line.time, self._style("time"))
-        text.append("  ")
-        text.append(line.where.ljust(self._where_width), self._style("where"))
-        text.append("  ")
-        key = (
-            line.key if len(line.key) <= self._key_width else line.key[: self._key_width - 1] + "…"
+        key = line.key
+        if len(key) > self._key_width:
+            key = key[: self._key_width - 1] + "…"
+        parts = (
+            ("● " if held else "  ", "held"),
+            (line.time, "time"),
+            ("  ", None),
+            (line.where.ljust(self._where_width), "where"),
+            ("  ", None),
+            (key.ljust(self._key_width), "key"),
+            ("  ", None),
+            (line.value, "value"),
         )
-        text.append(key.ljust(self._key_width), self._style("key"))
-        text.append("  ")
-        text.append(line.value, self._style("value"))
-        if self.search:
-            text.highlight_words([self.search], self._style("match"), case_sensitive=False)
         line_style = base + self._style("cursor") if is_cursor else base
-        strip = Strip(list(text.render(self.app.console))).apply_style(line_style)
-        return strip.crop_extend(0, width, line_style)
+        if self.search:  # the slower way, with Rich, to highlight the matches
+            text = Text(no_wrap=True, overflow="crop")
+            for part, name in parts:
+                text.append(part, self._style(name) if name else None)
+            text.highlight_words([self.search], self._style("match"), case_sensitive=False)
+            segments = list(text.render(self.app.console))
+        else:  # segments straight away: this runs for every new line on screen
+            segments = [
+                Segment(part, self._style(name)) if name else Segment(part) for part, name in parts
+            ]
+        return Strip(segments).apply_style(line_style).crop_extend(0, width, line_style)

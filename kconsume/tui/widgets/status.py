@@ -108,7 +108,10 @@ class StatusBar(Horizontal):
                 "-" if view.generation is None else str(view.generation), value
             )
             where.append("  member ", label).append(view.member_id or "-", value)
-        self.query_one("#status-state", Static).update(state)
-        self.query_one("#status-group", Static).update(where)
+        # Fixed sizes: new text needs no layout, only a repaint.
+        self.query_one("#status-state", Static).update(state, layout=False)
+        self.query_one("#status-group", Static).update(where, layout=False)
+        history = list(view.history) or [0.0]
         sparkline = self.query_one("#rate-sparkline", Sparkline)
-        sparkline.data = list(view.history) or [0.0]
+        if sparkline.data != history:
+            sparkline.data = history
