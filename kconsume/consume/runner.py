@@ -118,12 +118,15 @@ class _Run:
         self.finished_tps: set[TP] = set()
         self.ends: dict[TP, int] = {}
         self.broken_pipe = False
+        self.finishing = False
 
     # -- output ---------------------------------------------------------------
 
     def flush(self) -> None:
         """Write and flush pending lines, then let their messages be committed."""
-        if self.pending and not self.broken_pipe:
+        if self.broken_pipe:
+            return  # nothing more reaches the reader: commit nothing more
+        if self.pending:
             try:
                 self.out.write(b"".join(self.pending))
                 self.out.flush()
@@ -210,7 +213,9 @@ class _Run:
         """For -e/--until: stop the stream once every assigned partition is done."""
         consumer, driver = self.app.consumer, self.app.consumer.driver
         until = self.options.until_ms
-        while True:
+        # Ended by a flag, not cancelled: a cancelled end-offset probe can leave
+        # aiokafka connections open.
+        while not self.finishing:
             await asyncio.sleep(0.05)
             assigned = consumer.assignment()
             if not assigned:
@@ -246,20 +251,30 @@ class _Run:
         if options.exit_at_end:  # before the first message is processed, where we can
             consumer = self.app.consumer
             self.ends.update(await consumer.driver.end_offsets(consumer.assignment()))
-        tasks = []
+        watcher = None
         if options.exit_at_end or options.until_ms is not None:
-            tasks.append(asyncio.create_task(self._watch_ends(), name="consume-ends"))
+            watcher = asyncio.create_task(self._watch_ends(), name="consume-ends")
+        progress = None
         if options.progress:
-            tasks.append(asyncio.create_task(self._show_progress(), name="consume-progress"))
+            progress = asyncio.create_task(self._show_progress(), name="consume-progress")
         interrupted = False
         try:
             await self._loop()
         except asyncio.CancelledError:
             interrupted = True  # Ctrl-C: what was written is committed, then stop
         finally:
-            for task in tasks:
-                task.cancel()
+            self.finishing = True
+            if progress is not None:
+                progress.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await progress
+            if watcher is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(watcher, 5.0)
             self.flush()
+            for message in self.held:  # written nowhere (broken pipe): never commit them
+                self.app.consumer.drop(message)
+            self.held.clear()
             self.stats.prefiltered = self.stream.prefiltered
             await self.app.stop()
             if options.progress:

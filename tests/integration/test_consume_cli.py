@@ -462,3 +462,22 @@ def test_interrupt_stops_cleanly_and_prints_stats(broker: EmbeddedBroker, orders
     assert proc.returncode == 0
     assert len([line for line in got if line.strip()]) == 30
     assert "scanned 30" in err and "Traceback" not in err
+
+
+async def test_reader_leaving_the_pipe_stops_quietly(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 3000)
+    group = f"pipe-{topic}"
+    result = subprocess.run(
+        f"{sys.executable} -m kconsume consume -b {broker.bootstrap} {topic} -g {group} "
+        f"-o beginning -e | head -2; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
+    # what was committed was written into the pipe before it closed; the rest comes next time
+    committed = await group_committed(broker, group, topic)
+    rest = lines(consume(broker, topic, "-g", group, "-e"))
+    assert len(rest) == sum(1000 - (c or 0) for c in committed.values())

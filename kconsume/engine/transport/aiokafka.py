@@ -276,8 +276,8 @@ class AIOKafkaDriver:
             **self._settings,
         )
         ends = dict(listed)
-        await probe.start()
         try:
+            await probe.start()
             probe.assign(probe_tps)
             for tp in probe_tps:
                 probe.seek(tp, listed[tp] - 1)
