@@ -23,6 +23,7 @@ def consume_command(
     ssl_cafile: o.SslFile = None,
     ssl_certfile: o.SslFile = None,
     ssl_keyfile: o.SslFile = None,
+    config: o.ClientConfig = None,
     offset: o.Offset = None,
     partition: o.Partitions = None,
     exit_at_end: o.ExitAtEnd = False,
@@ -85,10 +86,13 @@ def consume_command(
             strict=strict,
             stats=stats,
             progress=sys.stderr.isatty() and (exit_at_end or count is not None),
-            broker_settings=o.security_settings(
-                security_protocol, sasl_mechanism, sasl_username, sasl_password,
-                ssl_cafile, ssl_certfile, ssl_keyfile,
-            ),
+            broker_settings={
+                **o.client_config(config),
+                **o.security_settings(
+                    security_protocol, sasl_mechanism, sasl_username, sasl_password,
+                    ssl_cafile, ssl_certfile, ssl_keyfile,
+                ),
+            },
         )
     )  # fmt: skip
     code = run_async(run_consume(options, sys.stdout.buffer, sys.stderr))

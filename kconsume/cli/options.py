@@ -15,6 +15,7 @@ import typer
 
 from ..consume import ConsumeOptions, FilterSyntaxError, prepare
 from ..engine.positions import StartAt, parse_time_ms
+from ..engine.transport.aiokafka import PASSTHROUGH
 from .errors import EXIT_USAGE, fail
 
 KAFKA = "Kafka"
@@ -60,6 +61,14 @@ SaslPassword = Annotated[
     str | None, typer.Option(envvar="KCONSUME_SASL_PASSWORD", rich_help_panel=KAFKA)
 ]
 SslFile = Annotated[Path | None, typer.Option(exists=True, rich_help_panel=KAFKA)]
+ClientConfig = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-X", rich_help_panel=KAFKA,
+        help="Client setting NAME=VALUE, as kcat's -X (session.timeout.ms=6000, "
+        "max.poll.records=500, isolation.level=read_committed, ...). Repeatable.",
+    ),
+]  # fmt: skip
 Offset = Annotated[
     str | None,
     typer.Option(
@@ -174,6 +183,21 @@ def security_settings(
         "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
     }
     return {k: v for k, v in settings.items() if v is not None}
+
+
+def client_config(specs: list[str] | None) -> dict[str, Any]:
+    """``-X name=value`` settings (dots or underscores) for the aiokafka client."""
+    out: dict[str, Any] = {}
+    for spec in specs or []:
+        name, sep, value = spec.partition("=")
+        key = name.strip().replace(".", "_")
+        if not sep or key not in PASSTHROUGH:
+            known = ", ".join(sorted(k.replace("_", ".") for k in PASSTHROUGH))
+            raise typer.BadParameter(
+                f"{spec!r}: use NAME=VALUE with NAME one of {known}", param_hint="'-X'"
+            )
+        out[key] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    return out
 
 
 def checked(options: ConsumeOptions) -> ConsumeOptions:

@@ -22,11 +22,16 @@ from tests.integration.conftest import Produce, group_committed
 pytestmark = pytest.mark.broker
 
 
+#: Tansu holds a group join for about half the session timeout: keep it short in tests.
+FAST_GROUP = ("-X", "session.timeout.ms=2000", "-X", "heartbeat.interval.ms=300")
+
+
 def consume(
     broker: EmbeddedBroker, *args: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    group_args = FAST_GROUP if "-g" in args else ()
     return subprocess.run(
-        [sys.executable, "-m", "kconsume", "consume", "-b", broker.bootstrap, *args],
+        [sys.executable, "-m", "kconsume", "consume", "-b", broker.bootstrap, *args, *group_args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -395,6 +400,7 @@ def test_stored_without_a_group_is_a_usage_error(broker: EmbeddedBroker, orders:
         (["--value-format", "yaml"], "yaml"),
         (["-f", "xml"], "unknown format"),
         (["--header", "novalue"], "NAME=VALUE"),
+        (["-X", "no.such.setting=1"], "NAME=VALUE"),
     ],
 )
 def test_bad_option_values_exit_2(
@@ -471,7 +477,7 @@ async def test_reader_leaving_the_pipe_stops_quietly(
     group = f"pipe-{topic}"
     result = subprocess.run(
         f"{sys.executable} -m kconsume consume -b {broker.bootstrap} {topic} -g {group} "
-        f"-o beginning -e | head -2; exit ${{PIPESTATUS[0]}}",
+        f"-o beginning -e {' '.join(FAST_GROUP)} | head -2; exit ${{PIPESTATUS[0]}}",
         shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
