@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup demo demo-headless test test-unit test-integration lint format bench broker clean
+.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench broker docs-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup  ## the demo on the embedded broker
-	$(VENV)/bin/kconsume demo --headless $(ARGS)
+demo: setup  ## the dashboard on the demo: embedded broker, sample orders, two streams
+	$(VENV)/bin/kconsume demo $(ARGS)
 
-demo-headless: setup
+demo-headless: setup  ## the same demo as text, no dashboard
 	$(VENV)/bin/kconsume demo --headless $(ARGS)
 
 test: setup  ## the whole suite: unit, property, integration (real broker)
@@ -30,6 +30,12 @@ test-unit: setup
 
 test-integration: setup
 	$(PY) -m pytest tests/integration $(ARGS)
+
+test-tui: setup  ## the dashboard: Pilot tests and snapshots (no broker)
+	$(PY) -m pytest tests/tui $(ARGS)
+
+test-snapshot-update: setup  ## accept changed snapshots: look at snapshot_report.html first
+	$(PY) -m pytest tests/tui --snapshot-update $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff format --check kconsume tests bench
@@ -46,5 +52,8 @@ bench: setup  ## throughput ratios against a raw aiokafka loop, same run
 broker: setup
 	$(VENV)/bin/kconsume broker $(ARGS)
 
+docs-screenshots: setup  ## the SVGs of docs/dashboard.md, from the real demo (about a minute)
+	$(PY) docs/screenshots.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build snapshot_report.html
