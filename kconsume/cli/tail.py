@@ -39,6 +39,7 @@ def tail_command(
     ssl_cafile: o.SslFile = None,
     ssl_certfile: o.SslFile = None,
     ssl_keyfile: o.SslFile = None,
+    config: o.ClientConfig = None,
     offset: o.Offset = None,
     partition: o.Partitions = None,
     key_format: o.KeyFormat = o.Format.auto,
@@ -77,10 +78,13 @@ def tail_command(
             headers=header or [],
             greps=grep or [],
             script=script,
-            broker_settings=o.security_settings(
-                security_protocol, sasl_mechanism, sasl_username, sasl_password,
-                ssl_cafile, ssl_certfile, ssl_keyfile,
-            ),
+            broker_settings={
+                **o.client_config(config),
+                **o.security_settings(
+                    security_protocol, sasl_mechanism, sasl_username, sasl_password,
+                    ssl_cafile, ssl_certfile, ssl_keyfile,
+                ),
+            },
         )
     )  # fmt: skip
     from ..tui.run import run_tail

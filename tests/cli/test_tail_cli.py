@@ -20,7 +20,7 @@ def test_tail_is_listed_and_has_the_consume_options() -> None:
     assert result.exit_code == 0
     for option in ("--broker", "--group", "--offset", "--partition", "--key-format",
                    "--value-format", "--where", "--header", "--grep", "--script", "--theme",
-                   "--buffer", "--sasl-mechanism", "--ssl-cafile"):  # fmt: skip
+                   "--buffer", "--sasl-mechanism", "--ssl-cafile", "-X"):  # fmt: skip
         assert option in result.output, option
 
 
@@ -33,6 +33,7 @@ def test_tail_is_listed_and_has_the_consume_options() -> None:
         (["--theme", "neon"], "unknown theme 'neon' (known: dark, light)"),
         (["--theme", "/nowhere/x.tcss"], "no theme file"),
         (["-o", "stored"], "needs a group"),
+        (["-X", "no.such.setting=1"], "use NAME=VALUE"),
     ],
 )
 def test_usage_errors_exit_2_before_connecting(args: list[str], message: str) -> None:
