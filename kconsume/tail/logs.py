@@ -20,8 +20,9 @@ __all__ = ["NoticeHandler", "capture_logs"]
 
 Notify = Callable[[str, Level], None]
 
-#: Loggers whose warnings duplicate engine events.
-_EVENT_LOGGERS = ("kconsume.engine.consumer",)
+#: Loggers whose warnings duplicate engine events (the consumer's commit and livelock
+#: warnings, and the watchdog's, whichever module it lives in).
+_EVENT_LOGGERS = ("kconsume.engine.consumer", "kconsume.engine.watchdog", "kconsume.watchdog")
 
 
 class NoticeHandler(logging.Handler):

@@ -274,3 +274,28 @@ def test_the_buffer_keeps_raw_events_and_decodes_what_is_looked_at() -> None:
     assert decode(raw) == (message, "k1", {"total": 7})
     transformed = Event(message, "k1", "a script's value")
     assert decode(transformed) is transformed  # decoded already: left alone
+
+
+def test_log_records_become_notices_without_duplicating_engine_events() -> None:
+    import logging
+
+    from kconsume.tail import capture_logs
+
+    seen: list[tuple[str, str]] = []
+    with capture_logs(lambda text, level: seen.append((level, text))):
+        logging.getLogger("kconsume.engine.consumer").warning("commit failed")  # an event too
+        logging.getLogger("aiokafka").error("Unable connect to %s", "x:1")
+        logging.getLogger("aiokafka").error("Unable connect to %s", "x:1")  # a repeat: quiet
+        logging.getLogger("kconsume.engine.app").error("agent billing failed")
+    assert seen == [
+        ("error", "aiokafka: Unable connect to x:1"),
+        ("error", "kconsume.engine.app: agent billing failed"),
+    ]
+
+
+def test_unknown_event_types_get_a_label_and_level_from_their_name() -> None:
+    from kconsume.tui.widgets.events import _by_name
+
+    assert _by_name("WatchdogWarning") == ("watchdog", "warning")
+    assert _by_name("WatchdogCleared") == ("watchdog", "success")
+    assert _by_name("Something") == ("something", "info")

@@ -53,7 +53,23 @@ def event_kind(event: EngineEvent) -> tuple[str, str]:
         return "revoke", "warning"
     if isinstance(event, RebalanceStarted | PartitionsRevoked | PartitionsAssigned):
         return "rebalance", "info"
-    return type(event).__name__, "info"
+    return _by_name(type(event).__name__)
+
+
+def _by_name(name: str) -> tuple[str, str]:
+    """Label and level of an event type this panel does not know, from its name
+    (``SomethingWarning``, ``SomethingCleared``, ``SomethingFailed``...)."""
+    for suffix, level in (
+        ("Warning", "warning"),
+        ("Cleared", "success"),
+        ("Failed", "error"),
+        ("Error", "error"),
+        ("Timeout", "warning"),
+    ):
+        if name.endswith(suffix) and name != suffix:
+            label = name[: -len(suffix)]
+            return label[:1].lower() + label[1:], level
+    return name[:1].lower() + name[1:], "info"
 
 
 class EventLog(RichLog):
