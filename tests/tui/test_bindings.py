@@ -254,3 +254,16 @@ async def test_snapshot_polls_drive_rates(source: ScriptedSource) -> None:
         await settle(pilot, 40)
         assert 300 < app.meter.rate < 520
         assert len(app.meter.history) >= 3
+
+
+async def test_follows_messages_that_arrive_after_the_screen_is_up() -> None:
+    source = ScriptedSource(messages=0)
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.query_one(MessageLog)
+        assert not log.rows
+        source.add_messages(300)  # all in one poll, once the screen is laid out
+        app.poll()
+        await pilot.pause()
+        assert log.follow and log.max_scroll_y > 0
+        assert log.scroll_y == log.max_scroll_y

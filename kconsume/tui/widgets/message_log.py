@@ -129,20 +129,20 @@ class MessageLog(ScrollView, can_focus=True):
         if self.follow:
             self._scroll_to_end()
         elif dropped:
-            self._adjusting = True
-            try:
-                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-            finally:
-                self._adjusting = False
+            self._scroll_y_to(max(0, self.scroll_y - dropped))
             if self.cursor is not None:
                 self.cursor = max(0, self.cursor - dropped)
         self.refresh()
         return True
 
     def _scroll_to_end(self) -> None:
+        # force: the scrollbars of a virtual size set a moment ago are not laid out yet
+        self._scroll_y_to(self.max_scroll_y)
+
+    def _scroll_y_to(self, y: float) -> None:
         self._adjusting = True
         try:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
         finally:
             self._adjusting = False
 

@@ -9,9 +9,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from ...tail.source import SourceState
+from .rate import RateSparkline
 
 __all__ = ["StatusBar", "StatusView"]
 
@@ -68,7 +69,7 @@ class StatusBar(Horizontal):
     StatusBar > #status-text { width: 1fr; height: 2; }
     StatusBar > #status-text > Static { height: 1; }
     StatusBar > #status-rate { width: 34; height: 2; }
-    StatusBar > #status-rate > Sparkline { height: 1; }
+    StatusBar > #status-rate > RateSparkline { height: 1; }
     StatusBar > #status-rate > Static { height: 1; }
     """
 
@@ -77,8 +78,8 @@ class StatusBar(Horizontal):
             yield Static(id="status-state")
             yield Static(id="status-group")
         with Vertical(id="status-rate"):
-            yield Sparkline([], id="rate-sparkline")
-            yield Static("msg/s, one bar a second", id="rate-caption")
+            yield RateSparkline(id="rate-sparkline")
+            yield Static("msg/s, a bar a second, from 0", id="rate-caption")
 
     def show(self, view: StatusView) -> None:
         label = self.get_component_rich_style("status-bar--label")
@@ -111,7 +112,4 @@ class StatusBar(Horizontal):
         # Fixed sizes: new text needs no layout, only a repaint.
         self.query_one("#status-state", Static).update(state, layout=False)
         self.query_one("#status-group", Static).update(where, layout=False)
-        history = list(view.history) or [0.0]
-        sparkline = self.query_one("#rate-sparkline", Sparkline)
-        if sparkline.data != history:
-            sparkline.data = history
+        self.query_one("#rate-sparkline", RateSparkline).show(view.history)
