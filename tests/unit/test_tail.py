@@ -298,4 +298,5 @@ def test_unknown_event_types_get_a_label_and_level_from_their_name() -> None:
 
     assert _by_name("WatchdogWarning") == ("watchdog", "warning")
     assert _by_name("WatchdogCleared") == ("watchdog", "success")
+    assert _by_name("StreamStalled") == ("stream", "warning")
     assert _by_name("Something") == ("something", "info")

@@ -61,6 +61,7 @@ def _by_name(name: str) -> tuple[str, str]:
     (``SomethingWarning``, ``SomethingCleared``, ``SomethingFailed``...)."""
     for suffix, level in (
         ("Warning", "warning"),
+        ("Stalled", "warning"),
         ("Cleared", "success"),
         ("Failed", "error"),
         ("Error", "error"),
