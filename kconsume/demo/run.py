@@ -14,7 +14,13 @@ from typing import TextIO
 from ..admin import create_topics, producer
 from ..broker import EmbeddedBroker
 from ..engine import App, Stream
-from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
+from ..engine.events import (
+    CommitCompleted,
+    CommitStarted,
+    EngineEvent,
+    WatchdogCleared,
+    WatchdogWarning,
+)
 from .orders import produce_orders
 from .progress import format_event, format_progress
 
@@ -106,7 +112,9 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
         app = run.app
 
         def show(event: EngineEvent) -> None:
-            if not isinstance(event, CommitStarted | CommitCompleted):  # too chatty for a demo
+            # Commits are too chatty for a demo; watchdog warnings are log lines on stderr.
+            quiet = CommitStarted | CommitCompleted | WatchdogWarning | WatchdogCleared
+            if not isinstance(event, quiet):
                 print(format_event(event), file=out, flush=True)
 
         app.events.subscribe(show)

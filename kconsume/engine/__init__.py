@@ -7,16 +7,23 @@ from .consumer import Consumer
 from .events import (
     CommitCompleted,
     CommitFailed,
+    CommitFailingWarning,
     CommitStarted,
     DecodeError,
     EngineEvent,
     EventBus,
+    FetchStalledWarning,
     LivelockCleared,
     LivelockWarning,
+    LoopBlockedWarning,
+    MessageSkipped,
     PartitionsAssigned,
     PartitionsRevoked,
     RebalanceStarted,
     RevokeDrainTimeout,
+    StreamStalledWarning,
+    WatchdogCleared,
+    WatchdogWarning,
 )
 from .fetcher import Fetcher
 from .offsets import PartitionState, Range
@@ -26,6 +33,7 @@ from .stream import Stream
 from .transport.aiokafka import AIOKafkaTransport, BrokerUnreachableError
 from .transport.base import KConsumeError, Transport, UnknownTopicError
 from .types import TP, Event, Message, Record
+from .watchdog import Watchdog
 
 __all__ = [
     "TP",
@@ -37,6 +45,7 @@ __all__ = [
     "CodecError",
     "CommitCompleted",
     "CommitFailed",
+    "CommitFailingWarning",
     "CommitStarted",
     "Conductor",
     "Consumer",
@@ -45,11 +54,14 @@ __all__ = [
     "EngineSnapshot",
     "Event",
     "EventBus",
+    "FetchStalledWarning",
     "Fetcher",
     "KConsumeError",
     "LivelockCleared",
     "LivelockWarning",
+    "LoopBlockedWarning",
     "Message",
+    "MessageSkipped",
     "PartitionSnapshot",
     "PartitionState",
     "PartitionsAssigned",
@@ -61,8 +73,12 @@ __all__ = [
     "StartAt",
     "Stream",
     "StreamSnapshot",
+    "StreamStalledWarning",
     "Transport",
     "UnknownTopicError",
+    "Watchdog",
+    "WatchdogCleared",
+    "WatchdogWarning",
     "codec",
     "register_codec",
 ]

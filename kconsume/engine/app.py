@@ -21,8 +21,8 @@ from typing import Any
 
 from .codecs import Codec, codec
 from .conductor import Conductor
-from .consumer import DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
-from .events import EventBus
+from .consumer import DEFAULT_COMMIT_TIMEOUT, DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
+from .events import EventBus, MessageSkipped
 from .fetcher import Fetcher
 from .positions import StartAt
 from .snapshot import EngineSnapshot, take_snapshot
@@ -30,6 +30,7 @@ from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
 from .transport.aiokafka import AIOKafkaTransport
 from .transport.base import KConsumeError, Transport
 from .types import TP, Message
+from .watchdog import Watchdog, WatchdogSettings
 
 __all__ = ["Agent", "App"]
 
@@ -72,7 +73,12 @@ class App:
         partitions: Iterable[int] | None = None,
         commit_interval: float | None = None,
         commit_livelock_soft_timeout: float | None = None,
+        stream_processing_timeout: float | None = None,
+        fetch_stall_timeout: float = 30.0,
+        loop_block_threshold: float = 1.0,
+        watchdog_interval: float = 1.0,
         revoke_drain_timeout: float | None = None,
+        commit_timeout: float = DEFAULT_COMMIT_TIMEOUT,
         stop_drain_timeout: float = DEFAULT_STOP_DRAIN_TIMEOUT,
         start_at: StartAt | str | None = None,
         stream_buffer_maxsize: int = DEFAULT_BUFFER_MAXSIZE,
@@ -101,10 +107,22 @@ class App:
             commit_interval=commit_interval,
             commit_livelock_soft_timeout=commit_livelock_soft_timeout,
             revoke_drain_timeout=revoke_drain_timeout,
+            commit_timeout=commit_timeout,
             start_at=StartAt.parse(start_at) if isinstance(start_at, str) else start_at,
             events=self.events,
         )
         self.fetcher = Fetcher(self)
+        livelock = self.consumer.commit_livelock_soft_timeout
+        self.watchdog = Watchdog(
+            self,
+            WatchdogSettings(
+                interval=watchdog_interval,
+                commit_livelock_soft_timeout=livelock,
+                stream_processing_timeout=stream_processing_timeout or livelock,
+                fetch_stall_timeout=fetch_stall_timeout,
+                loop_block_threshold=loop_block_threshold,
+            ),
+        )
         self.agents: list[Agent] = []
         self._agent_tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -182,6 +200,7 @@ class App:
         await self.consumer.start(topics)
         self._started = True
         self.fetcher.start()
+        self.watchdog.start()
         for agent in self.agents:
             task = asyncio.create_task(self._run_agent(agent), name=f"kconsume-agent-{agent.name}")
             self._agent_tasks.append(task)
@@ -222,6 +241,7 @@ class App:
         if not self._started:
             return
         self._started = False
+        await self.watchdog.stop()
         await self.fetcher.on_stop()
         self.conductor.drop_buffered()
         if not await self.consumer.wait_empty(self.stop_drain_timeout):
@@ -278,6 +298,29 @@ class App:
             rebalancing=consumer.rebalancing,
             delivered_total=consumer.delivered_total,
         )
+
+    def skip(self, tp: TP, offset: int) -> bool:
+        """Ack the in-flight message at ``tp``/``offset`` without processing it.
+
+        For a message that blocks a partition's commit (a poison pill, a stuck
+        handler): it leaves every stream buffer, counts as done, and the commit can
+        move past it.  A handler still on it finishes undisturbed; its ack then
+        changes nothing.  Logged and published as ``MessageSkipped``.  Returns False
+        if no such message is in flight.
+        """
+        state = self.consumer.partition_states().get(tp)
+        message = state.inflight.get(offset) if state is not None else None
+        if message is None:
+            return False
+        holders = self.watchdog.holders(message)
+        for stream in self.conductor.streams:
+            stream.remove(message)
+        message.refcount = 0
+        self.consumer.ack(message)
+        skipped = MessageSkipped(tp=tp, offset=offset, streams=holders)
+        log.warning("%s", skipped.summary)
+        self.events.publish(skipped)
+        return True
 
     async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
         await self.conductor.on_partitions_revoked(revoked)

@@ -29,8 +29,6 @@ from .events import (
     CommitFailed,
     CommitStarted,
     EventBus,
-    LivelockCleared,
-    LivelockWarning,
     PartitionsAssigned,
     PartitionsRevoked,
     RebalanceStarted,
@@ -52,6 +50,7 @@ DEFAULT_COMMIT_INTERVAL = 2.8
 DEFAULT_COMMIT_LIVELOCK_SOFT_TIMEOUT = 60.0
 DEFAULT_REVOKE_DRAIN_TIMEOUT = 10.0
 DEFAULT_STOP_DRAIN_TIMEOUT = 10.0
+DEFAULT_COMMIT_TIMEOUT = 15.0
 #: Records delivered between two chances for the streams to run.
 DELIVERY_SLICE = 256
 
@@ -73,6 +72,7 @@ class Consumer:
         commit_interval: float | None = None,
         commit_livelock_soft_timeout: float | None = None,
         revoke_drain_timeout: float | None = None,
+        commit_timeout: float = DEFAULT_COMMIT_TIMEOUT,
         start_at: StartAt | None = None,
         events: EventBus | None = None,
         **kwargs: Any,
@@ -93,6 +93,8 @@ class Consumer:
             if revoke_drain_timeout is not None
             else DEFAULT_REVOKE_DRAIN_TIMEOUT
         )
+        #: How long one commit may take before it counts as failed.
+        self.commit_timeout = commit_timeout
         #: Where partitions without a committed offset start (None: the driver's reset policy).
         self.start_at = start_at
         app = transport.app
@@ -423,8 +425,9 @@ class Consumer:
                 for state in states
                 if state.live
             }
-            log.warning("revoke drain timed out; still held: %s", held)
-            self.events.publish(RevokeDrainTimeout(held=held, timeout=self.revoke_drain_timeout))
+            drain = RevokeDrainTimeout(held=held, timeout=self.revoke_drain_timeout)
+            log.warning("%s", drain.summary)
+            self.events.publish(drain)
         for state in states:
             state.active = False
             state.draining = False
@@ -535,9 +538,12 @@ class Consumer:
         started = time.monotonic()
         error: str | None = None
         try:
-            await self._driver.commit(offsets)
+            # The client retries a lost coordinator forever; a bound turns that into a failure.
+            await asyncio.wait_for(self._driver.commit(offsets), self.commit_timeout)
         except self.consumer_stopped_errors:
             raise
+        except TimeoutError:
+            error = f"no answer from the group coordinator in {self.commit_timeout:g}s"
         except Exception as exc:  # any broker error: report it, keep the old offsets
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = time.monotonic()
@@ -545,12 +551,8 @@ class Consumer:
             state = self._states.get(tp)
             if state is None:
                 continue
-            moved = state.on_commit_result(offset, error is None, now, error)
-            if moved:
-                state.stalled_since = now if state.pending else None
-                if state.livelock_warned:
-                    state.livelock_warned = False
-                    self.events.publish(LivelockCleared(tp=tp, committed=state.committed))
+            if state.on_commit_result(offset, error is None, now, error):
+                state.stalled_since = now if state.pending else None  # the stall clock restarts
         if error is not None:
             log.warning("commit of %s failed: %s", offsets, error)
             self.events.publish(CommitFailed(offsets=offsets, error=error))
@@ -559,7 +561,7 @@ class Consumer:
         return True
 
     async def _commit_routine(self) -> None:
-        """Commit every ``commit_interval`` and check for stalled commits.
+        """Commit every ``commit_interval`` (the watchdog tells when commits stall).
 
         Owned by the consumer: started in :meth:`start`, cancelled by :meth:`on_stop`.
         """
@@ -572,28 +574,3 @@ class Consumer:
                 return
             except Exception as exc:
                 await self.on_task_error(exc)
-            self._check_livelock(time.monotonic())
-
-    def _check_livelock(self, now: float) -> None:
-        """Warn for partitions whose commit has not advanced for the soft timeout."""
-        if self._rebalancing:
-            return
-        for tp, state in self._states.items():
-            if not state.pending:
-                state.stalled_since = None
-                continue
-            if state.stalled_since is None:
-                state.stalled_since = now
-                continue
-            stalled_for = now - state.stalled_since
-            if stalled_for >= self.commit_livelock_soft_timeout and not state.livelock_warned:
-                state.livelock_warned = True
-                oldest = state.oldest_inflight
-                event = LivelockWarning(
-                    tp=tp,
-                    committed=state.committed,
-                    blocking_offset=oldest.offset if oldest is not None else None,
-                    stalled_for=stalled_for,
-                )
-                log.warning("%s", event.summary)
-                self.events.publish(event)

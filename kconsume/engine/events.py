@@ -17,16 +17,23 @@ from .types import TP
 __all__ = [
     "CommitCompleted",
     "CommitFailed",
+    "CommitFailingWarning",
     "CommitStarted",
     "DecodeError",
     "EngineEvent",
     "EventBus",
+    "FetchStalledWarning",
     "LivelockCleared",
     "LivelockWarning",
+    "LoopBlockedWarning",
+    "MessageSkipped",
     "PartitionsAssigned",
     "PartitionsRevoked",
     "RebalanceStarted",
     "RevokeDrainTimeout",
+    "StreamStalledWarning",
+    "WatchdogCleared",
+    "WatchdogWarning",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,19 +79,6 @@ class PartitionsRevoked(EngineEvent):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
-class RevokeDrainTimeout(EngineEvent):
-    """A revoke waited ``timeout`` seconds and these offsets were still held."""
-
-    held: dict[TP, tuple[int, ...]]
-    timeout: float
-
-    @property
-    def summary(self) -> str:
-        held = ", ".join(f"{tp}@{list(offsets)}" for tp, offsets in self.held.items())
-        return f"revoke drain timed out after {self.timeout:g}s, still held: {held}"
-
-
-@dataclass(slots=True, frozen=True, kw_only=True)
 class CommitStarted(EngineEvent):
     offsets: dict[TP, int]
 
@@ -114,31 +108,213 @@ class CommitFailed(EngineEvent):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
-class LivelockWarning(EngineEvent):
-    """A partition's committed offset has not moved for ``stalled_for`` seconds."""
+class WatchdogWarning(EngineEvent):
+    """Something keeps a partition's commit, a stream or the loop from moving.
+
+    ``cause`` says what (``head-of-line``, ``stream-not-started``, ``stream-slow``,
+    ``loop-blocked``, ``fetch-stalled``, ``commit-failing``, ``rebalance-drain-stuck``);
+    ``subject`` says where (a partition like ``orders[3]``, ``stream billing``, ``loop``).
+    A ``WatchdogCleared`` with the same cause and subject follows when it recovers.
+    """
+
+    cause: str = ""
+    subject: str = ""
+
+    @property
+    def summary(self) -> str:
+        return f"{self.cause} on {self.subject}"
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class WatchdogCleared(EngineEvent):
+    cause: str = ""
+    subject: str = ""
+
+    @property
+    def summary(self) -> str:
+        return f"cleared: {self.cause} on {self.subject}"
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class LivelockWarning(WatchdogWarning):
+    """Head of line: a partition's commit has not moved for ``stalled_for`` seconds.
+
+    ``blocking_offset`` is the oldest in-flight message, the one holding the commit;
+    ``streams`` still hold it, ``age`` is how long since it was delivered.
+    """
 
     tp: TP
     committed: int | None
     blocking_offset: int | None
-    """The oldest in-flight offset: the message holding the commit back."""
     stalled_for: float
+    age: float | None = None
+    streams: tuple[str, ...] = ()
+    key_preview: str | None = None
+    cause: str = "head-of-line"
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", str(self.tp))
 
     @property
     def summary(self) -> str:
+        if self.blocking_offset is None:
+            return (
+                f"commit of {self.tp} has not advanced for {self.stalled_for:.1f}s "
+                f"(committed={self.committed})"
+            )
+        held = f"held by {', '.join(self.streams)}" if self.streams else "held by no stream"
+        age = f" for {self.age:.1f}s" if self.age is not None else ""
+        key = f", key {self.key_preview}" if self.key_preview is not None else ""
         return (
-            f"commit of {self.tp} has not advanced for {self.stalled_for:.1f}s: "
-            f"committed={self.committed}, blocked by offset {self.blocking_offset}"
+            f"head-of-line: offset {self.blocking_offset} blocks the commit of {self.tp} "
+            f"({held}{age}{key}; committed={self.committed}, "
+            f"not advanced for {self.stalled_for:.1f}s)"
         )
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
-class LivelockCleared(EngineEvent):
+class LivelockCleared(WatchdogCleared):
     tp: TP
     committed: int | None
+    cause: str = "head-of-line"
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", str(self.tp))
 
     @property
     def summary(self) -> str:
-        return f"commit of {self.tp} moves again: committed={self.committed}"
+        return f"cleared: commit of {self.tp} moves again (committed={self.committed})"
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class StreamStalledWarning(WatchdogWarning):
+    """Messages wait in a stream's buffer and it has taken none for ``stalled_for`` seconds."""
+
+    stream: str
+    waiting: int
+    stalled_for: float
+    current: TP | None = None
+    current_offset: int | None = None
+    current_for: float | None = None
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", f"stream {self.stream}")
+
+    @property
+    def summary(self) -> str:
+        if self.cause == "stream-not-started":
+            return (
+                f"stream {self.stream} not started: {self.waiting} messages wait and nothing "
+                f"has read the stream for {self.stalled_for:.1f}s (is its agent running?)"
+            )
+        on = (
+            f"on {self.current}@{self.current_offset} for {self.current_for:.1f}s"
+            if self.current is not None and self.current_for is not None
+            else "not reading"
+        )
+        return (
+            f"stream {self.stream} slow: {on}, {self.waiting} messages waiting, "
+            f"none taken for {self.stalled_for:.1f}s"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class LoopBlockedWarning(WatchdogWarning):
+    """The watchdog's timer woke up ``drift`` seconds late: the event loop was blocked."""
+
+    drift: float
+    interval: float
+    cause: str = "loop-blocked"
+    subject: str = "loop"
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"event loop blocked: a {self.interval:g}s timer woke up {self.drift:.1f}s late. "
+            "Code on the loop ran that long without awaiting (time.sleep, CPU-bound work, "
+            "blocking I/O), so fetching, heartbeats and commits all waited"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class FetchStalledWarning(WatchdogWarning):
+    """The highwater is past the position and nothing has arrived for ``stalled_for`` s."""
+
+    tp: TP
+    position: int | None
+    highwater: int
+    stalled_for: float
+    cause: str = "fetch-stalled"
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", str(self.tp))
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"fetch stalled on {self.tp}: highwater {self.highwater} is past position "
+            f"{self.position} and nothing arrived for {self.stalled_for:.1f}s "
+            "(broker unreachable, or the partition's leader is away)"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class CommitFailingWarning(WatchdogWarning):
+    """The last ``failures`` commits of a partition failed."""
+
+    tp: TP
+    failures: int
+    error: str
+    cause: str = "commit-failing"
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", str(self.tp))
+
+    @property
+    def summary(self) -> str:
+        return f"commits of {self.tp} failing: {self.failures} in a row, last: {self.error}"
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class RevokeDrainTimeout(WatchdogWarning):
+    """A revoke waited ``timeout`` seconds and these offsets were still held."""
+
+    held: dict[TP, tuple[int, ...]]
+    timeout: float
+    cause: str = "rebalance-drain-stuck"
+    subject: str = "rebalance"
+
+    @property
+    def summary(self) -> str:
+        held = ", ".join(f"{tp}@{list(offsets)}" for tp, offsets in self.held.items())
+        return (
+            f"rebalance drain stuck: waited {self.timeout:g}s for {held}; "
+            "they stay uncommitted and go to the next owner"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class MessageSkipped(EngineEvent):
+    """Someone chose to skip a message: acked without being processed."""
+
+    tp: TP
+    offset: int
+    streams: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        held = f" (held by {', '.join(self.streams)})" if self.streams else ""
+        return f"skipped {self.tp}@{self.offset}{held}: acked without processing"
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ class PartitionState:
         "active",
         "assigned_at",
         "commits_failed",
+        "commits_failed_in_a_row",
         "commits_ok",
         "committed",
         "committed_moved_at",
@@ -93,6 +94,7 @@ class PartitionState:
         self.last_commit_error: str | None = None
         self.commits_ok = 0
         self.commits_failed = 0
+        self.commits_failed_in_a_row = 0
         #: ``time.monotonic()`` since when the commit has not moved while work is pending.
         self.stalled_since: float | None = None
         self.livelock_warned = False
@@ -152,8 +154,10 @@ class PartitionState:
         self.last_commit_error = error
         if not ok:
             self.commits_failed += 1
+            self.commits_failed_in_a_row += 1
             return False
         self.commits_ok += 1
+        self.commits_failed_in_a_row = 0
         if self.committed is None or offset > self.committed:
             self.committed = offset
             self.committed_moved_at = now

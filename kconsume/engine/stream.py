@@ -142,12 +142,27 @@ class Stream:
             self._resume()
         return removed
 
+    def remove(self, message: Message) -> bool:
+        """Take ``message``'s event out of the buffer (a skip).  Caller: ``App.skip``."""
+        for event in self._buffer:
+            if event.message is message:
+                self._buffer.remove(event)
+                return True
+        return False
+
     def stop(self) -> None:
         """End iteration once the buffer is empty.  Caller: ``App.stop``."""
         self._stopped = True
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def holds(self, message: Message) -> bool:
+        """True while this stream is on ``message`` or has it buffered (O(buffer))."""
+        current = self.current
+        if current is not None and current.message is message:
+            return True
+        return any(event.message is message for event in self._buffer)
 
     def tps(self) -> list[TP]:
         """The assigned partitions of this stream's topics."""

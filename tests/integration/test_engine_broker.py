@@ -192,7 +192,7 @@ async def test_stuck_message_blocks_only_its_partition_and_warning_names_it(
     await create_topics(broker.url, {stuck_topic: 1, free_topic: 1})
     await produce(stuck_topic, 10, partition=0)
     await produce(free_topic, 10, partition=0)
-    app = engine(broker, "g-stuck", commit_livelock_soft_timeout=0.3)
+    app = engine(broker, "g-stuck", commit_livelock_soft_timeout=0.3, watchdog_interval=0.05)
     events: list[EngineEvent] = []
     app.events.subscribe(events.append)
     stuck_stream = app.stream(stuck_topic)

@@ -323,7 +323,9 @@ async def test_concurrent_commits_coalesce_without_stale_answers() -> None:
 
 
 async def test_livelock_warning_names_the_blocking_offset_and_clears() -> None:
-    app, driver, events = make_app(commit_interval=0.01, commit_livelock_soft_timeout=0.05)
+    app, driver, events = make_app(
+        commit_interval=0.01, commit_livelock_soft_timeout=0.05, watchdog_interval=0.01
+    )
     stuck_stream = app.stream("orders")
     other_stream = app.stream("audit")
     audit = TP("audit", 0)

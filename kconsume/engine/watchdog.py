@@ -1,0 +1,268 @@
+"""The watchdog: one routine that tells *why* a commit, a stream or the loop is stuck.
+
+Every ``interval`` seconds, on the monotonic clock, it looks at every assigned
+partition and every stream and publishes a ``WatchdogWarning`` naming the cause when
+one appears, and a ``WatchdogCleared`` when it goes away:
+
+* **head-of-line** (``LivelockWarning``): a partition's commit has not moved for
+  ``commit_livelock_soft_timeout`` while work is pending; names the blocking offset,
+  its age, the streams still holding it and a preview of its key;
+* **stream-not-started** / **stream-slow** (``StreamStalledWarning``): messages wait in
+  a stream's buffer and it has taken none for ``stream_processing_timeout``;
+* **loop-blocked** (``LoopBlockedWarning``): the watchdog's own timer woke up late by
+  more than ``loop_block_threshold``: something ran on the loop without awaiting;
+* **fetch-stalled** (``FetchStalledWarning``): the highwater is past the position and
+  nothing arrived for ``fetch_stall_timeout`` (a partition paused on purpose is not);
+* **commit-failing** (``CommitFailingWarning``): ``commit_failures_warning`` commits of
+  a partition failed in a row.
+
+(The consumer reports the sixth cause, a rebalance drain that timed out, itself.)
+
+Clocks start at assignment and restart after every rebalance, so a rebalance never
+raises a false alarm.  Nothing here runs per message: the watchdog reads the state
+the engine keeps anyway.  Every warning and clearance is also logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .events import (
+    CommitFailingWarning,
+    EngineEvent,
+    FetchStalledWarning,
+    LivelockCleared,
+    LivelockWarning,
+    LoopBlockedWarning,
+    StreamStalledWarning,
+    WatchdogCleared,
+    WatchdogWarning,
+)
+from .types import TP, Message
+
+if TYPE_CHECKING:
+    from .app import App
+    from .offsets import PartitionState
+    from .stream import Stream
+
+__all__ = ["Watchdog", "WatchdogSettings"]
+
+log = logging.getLogger("kconsume.watchdog")
+
+KEY_PREVIEW = 40
+
+
+@dataclass(slots=True)
+class WatchdogSettings:
+    interval: float = 1.0
+    commit_livelock_soft_timeout: float = 60.0
+    stream_processing_timeout: float = 60.0
+    fetch_stall_timeout: float = 30.0
+    loop_block_threshold: float = 1.0
+    commit_failures_warning: int = 3
+
+
+@dataclass(slots=True)
+class _StreamClock:
+    processed: int
+    since: float | None = None
+
+
+@dataclass(slots=True)
+class _FetchClock:
+    delivered_end: int | None
+    since: float
+
+
+class Watchdog:
+    """Owned by the App: started with it, stopped before it stops the consumer."""
+
+    def __init__(self, app: App, settings: WatchdogSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+        #: Warnings currently raised, by (cause, subject).
+        self.active: dict[tuple[str, str], WatchdogWarning] = {}
+        self._streams: dict[str, _StreamClock] = {}
+        self._fetch: dict[TP, _FetchClock] = {}
+        self._assignment: frozenset[TP] = frozenset()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._watch_routine(), name="kconsume-watchdog")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch_routine(self) -> None:
+        """Tick every ``interval``; a late tick is itself the loop-blocked signal."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval
+        while True:
+            before = loop.time()
+            await asyncio.sleep(interval)
+            now = loop.time()
+            try:
+                self.check(now, drift=now - before - interval)
+            except Exception:  # a watchdog bug must never stop the engine
+                log.exception("watchdog check failed")
+
+    # -- the checks ----------------------------------------------------------------
+
+    def check(self, now: float, drift: float = 0.0) -> None:
+        """Run every check once.  Caller: the routine (and tests, with a fake clock)."""
+        self._check_loop(drift)
+        consumer = self.app.consumer
+        if consumer.rebalancing:
+            return
+        assignment = consumer.assignment()
+        if assignment != self._assignment:  # a rebalance: every grace period restarts
+            self._assignment = assignment
+            self._streams.clear()
+            self._fetch = {tp: f for tp, f in self._fetch.items() if tp in assignment}
+            for key in [k for k in self.active if k[0] != "loop-blocked"]:
+                warning = self.active[key]
+                if getattr(warning, "tp", None) not in assignment:
+                    self._clear(*key)
+        states = consumer.partition_states()
+        for tp, state in states.items():
+            self._check_head_of_line(tp, state, now)
+            self._check_fetch(tp, state, now)
+            self._check_commits(tp, state)
+        for stream in self.app.conductor.streams:
+            self._check_stream(stream, now)
+
+    def _check_loop(self, drift: float) -> None:
+        threshold = self.settings.loop_block_threshold
+        if drift >= threshold:
+            self._raise(LoopBlockedWarning(drift=drift, interval=self.settings.interval), True)
+        elif drift < threshold / 2:
+            self._clear("loop-blocked", "loop")
+
+    def _check_head_of_line(self, tp: TP, state: PartitionState, now: float) -> None:
+        raised = self.active.get(("head-of-line", str(tp)))
+        if isinstance(raised, LivelockWarning) and (
+            state.committed != raised.committed or not state.pending
+        ):
+            del self.active[("head-of-line", str(tp))]
+            state.livelock_warned = False
+            self._publish(LivelockCleared(tp=tp, committed=state.committed))
+        if not state.pending:
+            state.stalled_since = None
+            return
+        if state.stalled_since is None:
+            state.stalled_since = now
+            return
+        stalled_for = now - state.stalled_since
+        if stalled_for < self.settings.commit_livelock_soft_timeout or state.livelock_warned:
+            return
+        state.livelock_warned = True
+        oldest = state.oldest_inflight
+        self._raise(
+            LivelockWarning(
+                tp=tp,
+                committed=state.committed,
+                blocking_offset=oldest.offset if oldest is not None else None,
+                stalled_for=stalled_for,
+                age=now - oldest.delivered_at if oldest is not None else None,
+                streams=self.holders(oldest) if oldest is not None else (),
+                key_preview=_preview(oldest.key) if oldest is not None else None,
+            )
+        )
+
+    def _check_fetch(self, tp: TP, state: PartitionState, now: float) -> None:
+        clock = self._fetch.get(tp)
+        if clock is None or clock.delivered_end != state.delivered_end:
+            self._fetch[tp] = _FetchClock(state.delivered_end, now)
+            self._clear("fetch-stalled", str(tp))
+            return
+        position = state.delivered_end if state.delivered_end is not None else state.committed
+        highwater = state.highwater
+        behind = highwater is not None and highwater > (position or 0)
+        if state.paused_by or not behind:
+            clock.since = now
+            self._clear("fetch-stalled", str(tp))
+            return
+        stalled_for = now - clock.since
+        if stalled_for >= self.settings.fetch_stall_timeout and highwater is not None:
+            self._raise(
+                FetchStalledWarning(
+                    tp=tp, position=position, highwater=highwater, stalled_for=stalled_for
+                )
+            )
+
+    def _check_commits(self, tp: TP, state: PartitionState) -> None:
+        failures = state.commits_failed_in_a_row
+        if failures >= self.settings.commit_failures_warning:
+            self._raise(
+                CommitFailingWarning(
+                    tp=tp, failures=failures, error=state.last_commit_error or "unknown error"
+                )
+            )
+        elif failures == 0:
+            self._clear("commit-failing", str(tp))
+
+    def _check_stream(self, stream: Stream, now: float) -> None:
+        clock = self._streams.get(stream.name)
+        waiting = stream.buffered
+        if clock is None or clock.processed != stream.processed or not waiting:
+            self._streams[stream.name] = _StreamClock(stream.processed, now if waiting else None)
+            subject = f"stream {stream.name}"
+            self._clear("stream-not-started", subject)
+            self._clear("stream-slow", subject)
+            return
+        if clock.since is None:
+            clock.since = now
+            return
+        stalled_for = now - clock.since
+        if stalled_for < self.settings.stream_processing_timeout:
+            return
+        current = stream.current
+        never_read = stream.processed == 0 and current is None
+        self._raise(
+            StreamStalledWarning(
+                cause="stream-not-started" if never_read else "stream-slow",
+                stream=stream.name,
+                waiting=waiting,
+                stalled_for=stalled_for,
+                current=current.message.tp if current is not None else None,
+                current_offset=current.message.offset if current is not None else None,
+                current_for=now - stream.current_since if current is not None else None,
+            )
+        )
+
+    # -- helpers -------------------------------------------------------------------
+
+    def holders(self, message: Message) -> tuple[str, ...]:
+        """Names of the streams that still hold ``message`` (on it, or buffered)."""
+        return tuple(s.name for s in self.app.conductor.streams if s.holds(message))
+
+    def _raise(self, warning: WatchdogWarning, repeat: bool = False) -> None:
+        key = (warning.cause, warning.subject)
+        if key in self.active and not repeat:
+            return
+        self.active[key] = warning
+        self._publish(warning)
+
+    def _clear(self, cause: str, subject: str) -> None:
+        if self.active.pop((cause, subject), None) is not None:
+            self._publish(WatchdogCleared(cause=cause, subject=subject))
+
+    def _publish(self, event: EngineEvent) -> None:
+        log.warning("%s", event.summary)
+        self.app.events.publish(event)
+
+
+def _preview(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    text = key.decode("utf-8", "backslashreplace")
+    return repr(text if len(text) <= KEY_PREVIEW else text[:KEY_PREVIEW] + "…")
