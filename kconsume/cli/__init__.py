@@ -13,6 +13,7 @@ from .commit import commit_command
 from .consume import consume_command
 from .demo import demo_command
 from .peek import peek_command
+from .run import run_command
 from .tail import tail_command
 
 __all__ = ["app", "main"]
@@ -44,6 +45,7 @@ def root(
 
 app.command("consume", rich_help_panel="Consuming")(consume_command)
 app.command("tail", rich_help_panel="Consuming")(tail_command)
+app.command("run", rich_help_panel="Consuming")(run_command)
 app.command("peek", rich_help_panel="Groups")(peek_command)
 app.command("commit", rich_help_panel="Groups")(commit_command)
 app.command("broker", rich_help_panel="Local development")(broker_command)

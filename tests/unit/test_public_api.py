@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import types
 from pathlib import Path
 
 import kconsume
@@ -13,8 +12,11 @@ ENGINE = Path(kconsume.engine.__file__).parent
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    public = {name for name in vars(kconsume) if not name.startswith("_")}
-    public -= {"engine", "cli", "broker", "admin", "demo", "consume", "tail", "tui"}  # subpackages
+    public = {
+        name
+        for name, value in vars(kconsume).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)  # subpackages
+    }
     assert set(kconsume.__all__) == public | {"__version__"}
 
 
@@ -54,3 +56,16 @@ def test_engine_never_imports_textual_or_typer() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] not in {"textual", "typer", "rich"}, f"{path}: {name}"
+
+
+def test_an_app_can_be_declared_at_module_level() -> None:
+    """No event loop yet (as in a user's app file): the Kafka client is made at start."""
+    app = kconsume.App("kafka://localhost:1", group_id="g")
+
+    @app.agent("orders", value="json")
+    async def handler(stream: kconsume.Stream) -> None:
+        async for _ in stream:
+            pass
+
+    assert [s.name for s in app.conductor.streams] == ["handler"]
+    assert app.snapshot().partitions == ()

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.group import LeaveGroupRequest
 
 from ..positions import StartAt
 from ..types import TP
@@ -145,17 +146,21 @@ class AIOKafkaDriver:
         self._group_id = group_id
         self._partitions = partitions
         self._settings = settings
-        self._client = AIOKafkaConsumer(
-            bootstrap_servers=servers,
-            group_id=group_id,
-            client_id=client_id,
-            enable_auto_commit=False,
-            auto_offset_reset=auto_offset_reset,
+        self._client_settings: dict[str, Any] = {
+            "bootstrap_servers": servers,
+            "group_id": group_id,
+            "client_id": client_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": auto_offset_reset,
             **settings,
-        )
+        }
+        #: Created by :meth:`start`: aiokafka clients need a running event loop.
+        self._client: AIOKafkaConsumer | None = None
 
     @property
     def client(self) -> AIOKafkaConsumer:
+        if self._client is None:
+            raise KConsumeError("the Kafka client is not started")
         return self._client
 
     @property
@@ -164,16 +169,17 @@ class AIOKafkaDriver:
 
     @property
     def generation(self) -> int | None:
-        generation = getattr(self._client._coordinator, "generation", None)
+        generation = getattr(getattr(self._client, "_coordinator", None), "generation", None)
         return generation if isinstance(generation, int) and generation >= 0 else None
 
     @property
     def member_id(self) -> str | None:
-        member_id = getattr(self._client._coordinator, "member_id", None)
+        member_id = getattr(getattr(self._client, "_coordinator", None), "member_id", None)
         return member_id or None
 
     async def start(self, topics: Iterable[str]) -> None:
         topics = list(topics)
+        self._client = AIOKafkaConsumer(**self._client_settings)
         try:
             await self._client.start()
         except KafkaConnectionError as exc:
@@ -199,7 +205,7 @@ class AIOKafkaDriver:
     def _manual_assignment(self, topics: list[str]) -> list[TP]:
         tps: list[TP] = []
         for topic in topics:
-            available = sorted(self._client.partitions_for_topic(topic) or ())
+            available = sorted(self.client.partitions_for_topic(topic) or ())
             wanted = available if self._partitions is None else list(self._partitions)
             unknown = sorted(set(wanted) - set(available))
             if unknown:
@@ -208,6 +214,9 @@ class AIOKafkaDriver:
         return tps
 
     async def stop(self) -> None:
+        if self._client is None:
+            return
+        await self._leave_generation_zero()
         try:
             await self._client.stop()
         except (KafkaError, asyncio.CancelledError) as exc:
@@ -218,16 +227,34 @@ class AIOKafkaDriver:
                 raise  # we are being cancelled ourselves
             log.warning("stopping the Kafka client: %r", exc)
             with contextlib.suppress(Exception):
-                await self._client._client.close()
+                await self.client._client.close()
+
+    async def _leave_generation_zero(self) -> None:
+        """Leave the group when its generation is 0, which aiokafka does not.
+
+        aiokafka sends LeaveGroup only for generations above 0, the numbering real
+        Kafka uses.  Tansu numbers a group's first generation 0 and never expires that
+        member, so without this the group keeps a dead member until someone else joins.
+        """
+        coordinator = getattr(self._client, "_coordinator", None)
+        if self._group_id is None or coordinator is None or self.generation != 0:
+            return
+        member_id = getattr(coordinator, "member_id", None)
+        if not member_id:
+            return
+        with contextlib.suppress(Exception):  # a best effort, like aiokafka's own
+            await asyncio.wait_for(
+                coordinator._send_req(LeaveGroupRequest(self._group_id, member_id)), 2.0
+            )
 
     async def getmany(self, timeout: float) -> Mapping[TP, Sequence[RecordLike]]:
-        result: Mapping[TP, Sequence[RecordLike]] = await self._client.getmany(
+        result: Mapping[TP, Sequence[RecordLike]] = await self.client.getmany(
             timeout_ms=int(timeout * 1000)
         )
         return result
 
     async def commit(self, offsets: Mapping[TP, int]) -> None:
-        await self._client.commit(
+        await self.client.commit(
             {TopicPartition(tp.topic, tp.partition): offset for tp, offset in offsets.items()}
         )
 
@@ -237,13 +264,15 @@ class AIOKafkaDriver:
         result: dict[TP, int | None] = {}
         for tp in tps:
             try:
-                result[tp] = await self._client.committed(TopicPartition(tp.topic, tp.partition))
+                result[tp] = await self.client.committed(TopicPartition(tp.topic, tp.partition))
             except KafkaError as exc:
                 log.warning("could not read the committed offset of %s: %s", tp, exc)
                 result[tp] = None
         return result
 
     def highwater(self, tp: TP) -> int | None:
+        if self._client is None:
+            return None
         try:
             value = self._client.highwater(TopicPartition(tp.topic, tp.partition))
         except Exception:  # not assigned any more
@@ -252,10 +281,10 @@ class AIOKafkaDriver:
 
     async def position(self, tp: TP) -> int | None:
         kafka_tp = TopicPartition(*tp)
-        if kafka_tp not in self._client.assignment():
+        if kafka_tp not in self.client.assignment():
             return None
         try:
-            position: int = await self._client.position(kafka_tp)
+            position: int = await self.client.position(kafka_tp)
         except KafkaError:  # revoked meanwhile
             return None
         return position
@@ -264,7 +293,7 @@ class AIOKafkaDriver:
         kafka_tps = [TopicPartition(*tp) for tp in tps]
         if not kafka_tps:
             return {}
-        listed = await self._client.end_offsets(kafka_tps)
+        listed = await self.client.end_offsets(kafka_tps)
         ends = await self._confirm_ends(listed)
         return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
@@ -310,12 +339,12 @@ class AIOKafkaDriver:
         kafka_tps = [TopicPartition(*tp) for tp in tps]
         if not kafka_tps:
             return {}
-        begin = await self._client.beginning_offsets(kafka_tps)
-        end = await self._confirm_ends(await self._client.end_offsets(kafka_tps))
+        begin = await self.client.beginning_offsets(kafka_tps)
+        end = await self._confirm_ends(await self.client.end_offsets(kafka_tps))
         out: dict[TP, int] = {}
         found = {}
         if start.kind == "time":
-            found = await self._client.offsets_for_times(dict.fromkeys(kafka_tps, start.value))
+            found = await self.client.offsets_for_times(dict.fromkeys(kafka_tps, start.value))
         for tp in kafka_tps:
             low, high = begin[tp], end[tp]
             if start.kind == "beginning":
@@ -326,27 +355,23 @@ class AIOKafkaDriver:
                 offset = max(low, high - start.value)
             elif start.kind == "time":
                 hit = found.get(tp)
-                if hit is None:  # nothing at or after that time
-                    offset = high
-                elif hit.timestamp < 0:  # the broker could not tell (Tansu): scan from the start
-                    offset = low
-                else:
-                    offset = hit.offset
+                # None: nothing at or after that time; Tansu says so as (offset 0, timestamp -1)
+                offset = high if hit is None or hit.timestamp < 0 else hit.offset
             else:  # end, and stored without a committed offset
                 offset = high
             out[TP(tp.topic, tp.partition)] = offset
         return out
 
     def seek(self, tp: TP, offset: int) -> None:
-        self._client.seek(TopicPartition(*tp), offset)
+        self.client.seek(TopicPartition(*tp), offset)
 
     def pause(self, tps: Iterable[TP]) -> None:
-        assigned = self._client.assignment()
-        self._client.pause(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
+        assigned = self.client.assignment()
+        self.client.pause(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
 
     def resume(self, tps: Iterable[TP]) -> None:
-        assigned = self._client.assignment()
-        self._client.resume(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
+        assigned = self.client.assignment()
+        self.client.resume(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
 
 
 class AIOKafkaTransport(Transport):
