@@ -15,6 +15,7 @@ from ..engine.events import (
     WatchdogCleared,
     WatchdogWarning,
 )
+from ..engine.transport.base import KConsumeError
 
 __all__ = ["run_headless"]
 
@@ -35,6 +36,10 @@ async def run_headless(app: App, *, every: float = 3.0, out: TextIO = sys.stdout
     reporter = asyncio.create_task(_report(app, every, out), name="kconsume-run-progress")
     try:
         await app.run()
+    except KConsumeError:
+        raise
+    except Exception as exc:  # an agent failed; its traceback is already logged
+        raise KConsumeError(f"stopped: {type(exc).__name__}: {exc}") from exc
     finally:
         reporter.cancel()
         unsubscribe()

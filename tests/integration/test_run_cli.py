@@ -81,3 +81,25 @@ def test_files_that_give_no_app_are_usage_errors(tmp_path: Path, source: str, me
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_an_agent_that_raises_stops_the_run_with_exit_1(
+    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+) -> None:
+    await produce(topic, 3)
+    app_file = tmp_path / "broken.py"
+    app_file.write_text(
+        "from kconsume import App\n"
+        f"app = App('{broker.url}', start_at='beginning')\n"
+        f"@app.agent('{topic}', value='json')\n"
+        "async def handler(stream):\n"
+        "    async for event in stream:\n"
+        "        raise KeyError('customer')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "kconsume", "run", str(app_file), "--headless"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "kconsume: stopped: KeyError: 'customer'" in result.stderr
+    assert "agent handler failed" in result.stderr  # the traceback, logged
