@@ -150,6 +150,8 @@ class LivelockWarning(WatchdogWarning):
     age: float | None = None
     streams: tuple[str, ...] = ()
     key_preview: str | None = None
+    queued_behind: tuple[str, ...] = ()
+    """For streams that have it buffered, not started: what they are on instead."""
     cause: str = "head-of-line"
     subject: str = ""
 
@@ -167,9 +169,10 @@ class LivelockWarning(WatchdogWarning):
         held = f"held by {', '.join(self.streams)}" if self.streams else "held by no stream"
         age = f" for {self.age:.1f}s" if self.age is not None else ""
         key = f", key {self.key_preview}" if self.key_preview is not None else ""
+        behind = f"; queued behind {', '.join(self.queued_behind)}" if self.queued_behind else ""
         return (
             f"head-of-line: offset {self.blocking_offset} blocks the commit of {self.tp} "
-            f"({held}{age}{key}; committed={self.committed}, "
+            f"({held}{age}{key}{behind}; committed={self.committed}, "
             f"not advanced for {self.stalled_for:.1f}s)"
         )
 

@@ -175,6 +175,7 @@ class Watchdog:
                 age=now - oldest.delivered_at if oldest is not None else None,
                 streams=self.holders(oldest) if oldest is not None else (),
                 key_preview=_preview(oldest.key) if oldest is not None else None,
+                queued_behind=self._queued_behind(oldest, now) if oldest is not None else (),
             )
         )
 
@@ -244,6 +245,19 @@ class Watchdog:
     def holders(self, message: Message) -> tuple[str, ...]:
         """Names of the streams that still hold ``message`` (on it, or buffered)."""
         return tuple(s.name for s in self.app.conductor.streams if s.holds(message))
+
+    def _queued_behind(self, message: Message, now: float) -> tuple[str, ...]:
+        """For each stream with ``message`` buffered, what that stream is on instead."""
+        out = []
+        for stream in self.app.conductor.streams:
+            current = stream.current
+            if current is None or current.message is message or not stream.holds(message):
+                continue
+            on = current.message
+            out.append(
+                f"{stream.name} on {on.tp}@{on.offset} for {now - stream.current_since:.1f}s"
+            )
+        return tuple(out)
 
     def _raise(self, warning: WatchdogWarning, repeat: bool = False) -> None:
         key = (warning.cause, warning.subject)
