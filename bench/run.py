@@ -337,12 +337,13 @@ async def tail_headless(setup: Setup) -> float:
 
 
 async def tail_dashboard(setup: Setup) -> float:
-    """The same with the dashboard open: the row issue 4 asks to stay at 0.80 or above."""
+    """The same with the dashboard open: issue 4 asks for 0.80 of the headless rate or more."""
     return await run_tail(setup, dashboard=True)
 
 
 BASELINE = "raw aiokafka getmany + orjson.loads"
 ENGINE_ONE_STREAM = "engine, 1 stream (no group)"
+TAIL_HEADLESS = "tail session, no dashboard"
 JSONL_BASELINE = "raw aiokafka getmany writing JSON lines"
 
 #: (label, function, the row it is compared with)
@@ -351,9 +352,10 @@ ROWS: list[tuple[str, RowFun, str]] = [
     (ENGINE_ONE_STREAM, engine_one_stream, BASELINE),
     ("engine, 1 stream, group + commits", engine_group, BASELINE),
     ("engine, 3 streams, shared codec", engine_three_streams, BASELINE),
-    # Ratios against the headless engine row: what the tail and its dashboard cost.
-    ("tail session, no dashboard", tail_headless, ENGINE_ONE_STREAM),
-    ("consume through the dashboard", tail_dashboard, ENGINE_ONE_STREAM),
+    # The tail against the headless engine, and the dashboard against the same tail
+    # session headless: what having the dashboard open costs (issue 4: at least 0.80).
+    (TAIL_HEADLESS, tail_headless, ENGINE_ONE_STREAM),
+    ("consume through the dashboard", tail_dashboard, TAIL_HEADLESS),
     (JSONL_BASELINE, raw_jsonl, JSONL_BASELINE),
     ("consume --format jsonl > /dev/null", consume_jsonl, JSONL_BASELINE),
     ("consume --format jsonl --where ...", consume_jsonl_where, JSONL_BASELINE),
