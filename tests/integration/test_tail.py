@@ -65,6 +65,8 @@ async def test_tail_shows_messages_and_commit_progress(
         )
         assert session.status.state is SourceState.CONSUMING
         assert all(p.commits_ok > 0 and p.last_commit_ok for p in table.rows)
+        fetcher = session.app.consumer.driver.client._fetcher  # type: ignore[union-attr]
+        assert fetcher._fetch_max_wait_ms == 100  # the tail's shorter fetch wait
         await produce(topic, 9, start=30)
         await wait_for(lambda: len(log.rows) == 39, 20, "the new messages, live")
         await wait_for(lambda: [p.committed for p in table.rows] == [13, 13, 13], 20, "new commits")
