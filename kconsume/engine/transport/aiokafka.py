@@ -311,9 +311,7 @@ class AIOKafkaDriver:
             bootstrap_servers=self._servers,
             group_id=None,
             enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-            max_partition_fetch_bytes=1024,
-            **self._settings,
+            **{**self._settings, "fetch_max_wait_ms": 50, "max_partition_fetch_bytes": 1024},
         )
         ends = dict(listed)
         try:
