@@ -120,6 +120,14 @@ class WatchdogWarning(EngineEvent):
     cause: str = ""
     subject: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", self._default_subject())
+
+    def _default_subject(self) -> str:
+        """The partition the warning is about, if it has one (``subject`` not given)."""
+        return str(getattr(self, "tp", ""))
+
     @property
     def summary(self) -> str:
         return f"{self.cause} on {self.subject}"
@@ -129,6 +137,10 @@ class WatchdogWarning(EngineEvent):
 class WatchdogCleared(EngineEvent):
     cause: str = ""
     subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", str(getattr(self, "tp", "")))
 
     @property
     def summary(self) -> str:
@@ -155,10 +167,6 @@ class LivelockWarning(WatchdogWarning):
     cause: str = "head-of-line"
     subject: str = ""
 
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", str(self.tp))
-
     @property
     def summary(self) -> str:
         if self.blocking_offset is None:
@@ -184,10 +192,6 @@ class LivelockCleared(WatchdogCleared):
     cause: str = "head-of-line"
     subject: str = ""
 
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", str(self.tp))
-
     @property
     def summary(self) -> str:
         return f"cleared: commit of {self.tp} moves again (committed={self.committed})"
@@ -205,9 +209,8 @@ class StreamStalledWarning(WatchdogWarning):
     current_for: float | None = None
     subject: str = ""
 
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", f"stream {self.stream}")
+    def _default_subject(self) -> str:
+        return f"stream {self.stream}"
 
     @property
     def summary(self) -> str:
@@ -256,10 +259,6 @@ class FetchStalledWarning(WatchdogWarning):
     cause: str = "fetch-stalled"
     subject: str = ""
 
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", str(self.tp))
-
     @property
     def summary(self) -> str:
         return (
@@ -278,10 +277,6 @@ class CommitFailingWarning(WatchdogWarning):
     error: str
     cause: str = "commit-failing"
     subject: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", str(self.tp))
 
     @property
     def summary(self) -> str:
