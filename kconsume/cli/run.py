@@ -45,7 +45,9 @@ def run_command(
         theme_path = resolve_theme(theme)
     except ThemeNotFoundError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    session = TailSession.attach(app, broker=app.transport.url, topics=sorted(app.conductor.topics))
+    session = TailSession.attach(
+        app, broker=app.transport.url, topics=sorted(app.conductor.topics), allow_skip=True
+    )
     failure = run_async(run_session(session, theme=theme_path))
     if failure:
         raise fail(failure)

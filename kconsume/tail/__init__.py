@@ -12,10 +12,11 @@ from .logs import capture_logs
 from .rates import RateMeter
 from .ribbon import Cell, ribbon_cells, ribbon_runs
 from .session import TailSession
-from .source import DashboardSource, Notice, SourceState, SourceStatus, holders
+from .source import BlockingRecord, DashboardSource, Notice, SourceState, SourceStatus, holders
 
 __all__ = [
     "DEFAULT_BUFFER_SIZE",
+    "BlockingRecord",
     "Cell",
     "DashboardSource",
     "Notice",

@@ -6,7 +6,7 @@ of them blocked by a message the ``billing`` stream has been on for 42.5 s, rece
 orders in the tail, and a few past events.  Every ``snapshot()`` call advances its
 clock by ``tick`` seconds and its counters by a fixed pattern, so rates and the
 sparkline are the same on every run.  Controls are recorded (``paused``,
-``commits``, ``filters``, ``stopped``) for tests to check.
+``commits``, ``filters``, ``skips``, ``stopped``) for tests to check.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..engine.events import (
     DecodeError,
     EngineEvent,
     LivelockWarning,
+    MessageSkipped,
     PartitionsAssigned,
     RebalanceStarted,
 )
@@ -29,7 +30,15 @@ from ..engine.offsets import Range
 from ..engine.snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
 from ..engine.types import TP, Event, Message
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer
-from .source import Level, Notice, SourceState, SourceStatus
+from .source import (
+    BlockingRecord,
+    Level,
+    Notice,
+    SourceState,
+    SourceStatus,
+    blocked_longest,
+    holders,
+)
 
 __all__ = ["ScriptedSource"]
 
@@ -69,6 +78,7 @@ class ScriptedSource:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         tick: float = 0.1,
         now: float = SCRIPT_NOW,
+        allow_skip: bool = False,
     ) -> None:
         self.broker = "kafka://127.0.0.1:9092"
         self.topics = (topic,)
@@ -88,6 +98,8 @@ class ScriptedSource:
         self.commits = 0
         self.filters: list[str | None] = []
         self.stopped = False
+        self.skips: list[tuple[TP, int]] = []
+        self.can_skip = allow_skip
         self.state = SourceState.CONSUMING
         self.partitions = {
             0: _Partition(committed=1190, delivered_end=1200, highwater=1200, inflight_from=1198),
@@ -335,3 +347,38 @@ class ScriptedSource:
 
     async def stop(self) -> None:
         self.stopped = True
+
+    def blocking_record(self) -> BlockingRecord | None:
+        snapshot = self.snapshot()
+        found = blocked_longest(snapshot)
+        if found is None:
+            return None
+        tp, offset = found
+        event = next(
+            (e for e in self.buffer.view if e.message.tp == tp and e.message.offset == offset),
+            None,
+        )
+        p = snapshot.partition(tp)
+        if event is None or p is None:
+            return None
+        return BlockingRecord(
+            event=event,
+            inflight_for=p.oldest_inflight_age,
+            blocked_for=p.stalled_for,
+            holders=holders(snapshot, event.message),
+        )
+
+    def skip(self, tp: TP, offset: int) -> bool:
+        """Record the skip; the partition's commit moves on past ``offset``."""
+        p = self.partitions.get(tp.partition) if tp.topic == self.topic else None
+        if not self.can_skip or p is None or p.inflight_from != offset:
+            return False
+        self.skips.append((tp, offset))
+        p.inflight_from = p.committed = offset + 1
+        p.blocked_for = None
+        for event in self.buffer.view:
+            if event.message.tp == tp and event.message.offset == offset:
+                event.message.refcount = 0
+                event.message.acked = True
+        self.publish(MessageSkipped(tp=tp, offset=offset, streams=("billing",), at=self.now))
+        return True

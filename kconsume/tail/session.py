@@ -30,8 +30,9 @@ from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, Partiti
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
+from ..engine.types import TP
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
-from .source import Level, Notice, SourceState, SourceStatus
+from .source import BlockingRecord, Level, Notice, SourceState, SourceStatus, blocked_longest
 
 __all__ = ["TailSession", "broker_connected"]
 
@@ -119,8 +120,11 @@ class TailSession:
         retry_interval: float = 2.0,
         stream_name: str = "tail",
         fetch_max_wait_ms: int | None = TAIL_FETCH_MAX_WAIT_MS,
+        allow_skip: bool = False,
     ) -> None:
+        """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``)."""
         self._make_app = make_app
+        self.can_skip = allow_skip
         self.broker = broker
         self.topics = tuple(topics)
         self.group = group
@@ -485,3 +489,40 @@ class TailSession:
                 level = "info"
         self.notify(f"commit now: {text}", level)
         return text
+
+    def _live_app(self) -> App | None:
+        app = self.app
+        return app if app is not None and self._running and not self._stopping else None
+
+    def blocking_record(self) -> BlockingRecord | None:
+        app = self._live_app()
+        if app is None:
+            return None
+        snapshot = app.snapshot()
+        found = blocked_longest(snapshot)
+        if found is None:
+            return None
+        tp, offset = found
+        state = app.consumer.partition_states().get(tp)
+        message = state.inflight.get(offset) if state is not None else None
+        if message is None:
+            return None
+        p = snapshot.partition(tp)
+        return BlockingRecord(
+            event=Event(message, message.key, message.value),
+            inflight_for=p.oldest_inflight_age if p is not None else None,
+            blocked_for=p.stalled_for if p is not None else None,
+            holders=app.watchdog.holders(message),
+        )
+
+    def skip(self, tp: TP, offset: int) -> bool:
+        """Ack ``tp``/``offset`` without processing it (the engine logs it and publishes
+        ``MessageSkipped``); only with ``allow_skip``."""
+        if not self.can_skip:
+            self.notify("skipping is only available under kconsume run", "warning")
+            return False
+        app = self._live_app()
+        if app is None or not app.skip(tp, offset):
+            self.notify(f"cannot skip {tp}@{offset}: it is not in flight (any more)", "warning")
+            return False
+        return True

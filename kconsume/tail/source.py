@@ -15,10 +15,18 @@ from typing import Literal, Protocol
 
 from ..engine.events import EngineEvent
 from ..engine.snapshot import EngineSnapshot
-from ..engine.types import Message
+from ..engine.types import TP, Event, Message
 from .buffer import TailBuffer
 
-__all__ = ["DashboardSource", "Notice", "SourceState", "SourceStatus", "holders"]
+__all__ = [
+    "BlockingRecord",
+    "DashboardSource",
+    "Notice",
+    "SourceState",
+    "SourceStatus",
+    "blocked_longest",
+    "holders",
+]
 
 
 class SourceState(StrEnum):
@@ -54,6 +62,51 @@ class Notice(EngineEvent):
         return self.text
 
 
+@dataclass(frozen=True, slots=True)
+class BlockingRecord:
+    """The in-flight message that holds a blocked partition's commit back."""
+
+    event: Event
+    """The message, raw (``buffer.decode`` decodes it)."""
+    inflight_for: float | None
+    """Seconds since it was delivered."""
+    blocked_for: float | None
+    """Seconds the partition's commit has not moved."""
+    holders: tuple[str, ...]
+    """Names of the streams that still hold it."""
+
+    @property
+    def tp(self) -> TP:
+        return self.event.message.tp
+
+    @property
+    def offset(self) -> int:
+        return self.event.message.offset
+
+
+def blocked_longest(snapshot: EngineSnapshot | None) -> tuple[TP, int] | None:
+    """(partition, blocking offset) of the partition blocked longest (the engine warned
+    that its commit does not move), or None when none is.
+
+    A blocking message some stream is on comes first: the others are usually only
+    queued behind it in the same stream.
+    """
+    if snapshot is None:
+        return None
+    blocked = [
+        p for p in snapshot.partitions if p.livelock_warned and p.oldest_inflight is not None
+    ]
+    if not blocked:
+        return None
+    being_processed = {(s.current, s.current_offset) for s in snapshot.streams}
+    p = max(
+        blocked,
+        key=lambda p: ((p.tp, p.oldest_inflight) in being_processed, p.stalled_for or 0.0),
+    )
+    assert p.oldest_inflight is not None
+    return p.tp, p.oldest_inflight
+
+
 class DashboardSource(Protocol):
     """The dashboard's view of a consumer: state to poll, events to hear, controls."""
 
@@ -63,6 +116,8 @@ class DashboardSource(Protocol):
     group: str | None
     buffer: TailBuffer
     """The newest messages of the tail, behind the filter."""
+    can_skip: bool
+    """Whether :meth:`skip` may be used (``kconsume run`` only)."""
 
     @property
     def status(self) -> SourceStatus: ...
@@ -87,6 +142,12 @@ class DashboardSource(Protocol):
 
     async def stop(self) -> None:
         """Stop consuming: finish what streams are on, commit, leave the group."""
+
+    def blocking_record(self) -> BlockingRecord | None:
+        """The message blocking the commit of the partition blocked longest (None: none)."""
+
+    def skip(self, tp: TP, offset: int) -> bool:
+        """Ack the in-flight message without processing it; False if it is not in flight."""
 
 
 def holders(snapshot: EngineSnapshot | None, message: Message) -> tuple[str, ...]:

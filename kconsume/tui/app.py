@@ -33,9 +33,9 @@ from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import Event
 from ..tail.rates import RateMeter
-from ..tail.source import DashboardSource
+from ..tail.source import BlockingRecord, DashboardSource
 from .messages import EngineEventsPending
-from .screens import FilterScreen, HelpScreen, MessageScreen
+from .screens import FilterScreen, HelpScreen, MessageScreen, SkipScreen
 from .themes import DEFAULT_THEME, available_themes, base_theme, resolve_theme
 from .widgets import (
     EventLog,
@@ -79,6 +79,8 @@ class DashboardApp(App[None]):
         Binding("f", "filter", "Filter"),
         Binding("c", "commit", "Commit now"),
         Binding("enter", "inspect", "Inspect"),
+        Binding("b", "blocking", "Blocking record"),
+        Binding("s", "skip", "Skip blocking", show=False),
         Binding("end", "follow", "Follow", show=False),
         Binding("question_mark", "help", "Help"),
         *(
@@ -283,11 +285,42 @@ class DashboardApp(App[None]):
     def _inspect(self, message: MessageLog.Inspect) -> None:
         self._open_message(message.event)
 
-    def _open_message(self, event: Event) -> None:
+    def _open_message(self, event: Event, blocking: BlockingRecord | None = None) -> None:
         decoded = self.source.buffer.decode(event)
-        screen = MessageScreen(decoded, tz=self.tz, dark=self.current_theme.dark)
+        screen = MessageScreen(decoded, tz=self.tz, dark=self.current_theme.dark, blocking=blocking)
         self.push_screen(screen)
         screen.call_after_refresh(screen.update_live, self.last_snapshot)
+
+    def _blocking_record(self) -> BlockingRecord | None:
+        record = self.source.blocking_record()
+        if record is None:
+            self.notify("nothing is blocked: no partition's commit is held back")
+        return record
+
+    def action_blocking(self) -> None:
+        if isinstance(self.screen, MessageScreen | SkipScreen):
+            return
+        record = self._blocking_record()
+        if record is not None:
+            self._open_message(record.event, blocking=record)
+
+    def action_skip(self) -> None:
+        if isinstance(self.screen, SkipScreen):
+            return
+        if not self.source.can_skip:
+            self.notify("skipping is only available under kconsume run", severity="warning")
+            return
+        record = self._blocking_record()
+        if record is not None:
+            self.push_screen(SkipScreen(record), partial(self._skip, record))
+
+    def _skip(self, record: BlockingRecord, confirmed: bool | None) -> None:
+        if not confirmed:
+            self.notify(f"not skipped: {record.tp}@{record.offset}")
+            return
+        if self.source.skip(record.tp, record.offset):
+            self.notify(f"skipped {record.tp}@{record.offset}", title="skip")
+        self.poll()
 
     def action_follow(self) -> None:
         log = self.query_one(MessageLog)
@@ -342,6 +375,17 @@ class DashboardApp(App[None]):
         yield SystemCommand(
             "Inspect message", "Open the message under the cursor (enter)", self.action_inspect
         )
+        yield SystemCommand(
+            "Blocking record",
+            "Open the record blocking a partition's commit (b)",
+            self.action_blocking,
+        )
+        if self.source.can_skip:
+            yield SystemCommand(
+                "Skip blocking record",
+                "Ack the blocking record without processing it, after a confirmation (s)",
+                self.action_skip,
+            )
         for number, (_, name) in PANELS.items():
             yield SystemCommand(
                 f"Show/hide {name}",

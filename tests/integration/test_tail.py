@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 
 import pytest
 from textual.pilot import Pilot
 
+from kconsume import App
 from kconsume.broker import EmbeddedBroker, free_port
 from kconsume.consume import ConsumeOptions
-from kconsume.engine import StartAt
+from kconsume.engine import TP, StartAt
 from kconsume.tail import SourceState, TailSession
 from kconsume.tui import DashboardApp
+from kconsume.tui.screens import SkipScreen
 from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
@@ -146,3 +149,65 @@ async def test_losing_the_broker_shows_as_unreachable() -> None:
             await wait_for(
                 lambda: session.status.state is SourceState.UNREACHABLE, 20, "the lost broker"
             )
+
+
+async def test_run_dashboard_skips_the_blocking_record(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 30)
+    group = f"skip-{topic}"
+    engine = App(
+        broker.url,
+        group_id=group,
+        start_at=StartAt("beginning"),
+        commit_interval=0.1,
+        watchdog_interval=0.1,
+        commit_livelock_soft_timeout=0.5,
+        stop_drain_timeout=0.5,
+        **FAST_GROUP,
+    )
+    release = asyncio.Event()
+
+    @engine.agent(topic, value="json")
+    async def enrich(stream):  # type: ignore[no-untyped-def]
+        async for event in stream:
+            if event.partition == 1 and event.offset == 3:
+                await release.wait()  # the stuck handler
+
+    stuck = TP(topic, 1)
+    session = TailSession.attach(engine, broker=broker.url, topics=[topic], allow_skip=True)
+    app = DashboardApp(session, tz=UTC)
+    try:
+        async with session, app.run_test(size=(160, 50)) as pilot:
+
+            def blocked() -> bool:
+                snapshot = session.snapshot()
+                p = snapshot.partition(stuck) if snapshot is not None else None
+                return p is not None and p.livelock_warned and p.oldest_inflight == 3
+
+            await wait_for(blocked, 20, "orders[1] blocked at offset 3")
+            await pilot.press("b")
+            await wait_for(lambda: "held by enrich" in screen_text(pilot), 10, "the blocking view")
+            await pilot.press("s")
+            await wait_for(lambda: isinstance(app.screen, SkipScreen), 10, "the confirmation")
+            assert f"{topic}[1]@3" in screen_text(pilot)
+            await pilot.press("y")
+
+            def committed() -> int | None:
+                snapshot = session.snapshot()
+                p = snapshot.partition(stuck) if snapshot is not None else None
+                return p.committed if p is not None else None
+
+            await wait_for(lambda: (committed() or 0) > 3, 20, "the commit past offset 3")
+            events = app.query_one(EventLog)
+            await wait_for(
+                lambda: any(f"skipped {topic}[1]@3" in line.text for line in events.lines),
+                10,
+                "the MessageSkipped event",
+            )
+            release.set()
+            await pilot.press("escape", "q")  # close the blocking record's view, quit
+            await wait_for(lambda: session.done, 20, "the session stopped")
+    finally:
+        release.set()
+    assert (await group_committed(broker, group, topic))[1] == 10

@@ -22,6 +22,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("f", "filter the messages with a --where expression; empty clears it"),
     ("enter", "open the message under the cursor (the newest while following)"),
     ("c", "commit now what is committable"),
+    ("b", "open the record blocking the commit of the partition blocked longest"),
+    ("s", "skip that blocking record (ack it unprocessed) after a confirmation; kconsume run"),
     ("↑ ↓ pgup pgdn home", "move in the messages (stops following)"),
     ("end", "follow the newest messages again"),
     ("1 2 3 4 5", "show / hide Status, Partitions, Streams, Messages, Events"),

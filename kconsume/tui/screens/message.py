@@ -2,7 +2,9 @@
 
 Value as pretty JSON (or text), key, headers, timestamp, partition and offset, its
 refcount and the streams that still hold it, and where it stands against its
-partition's commit.  The live part follows the engine while the view is open.
+partition's commit.  The live part follows the engine while the view is open.  Opened
+with ``b`` on the record blocking a commit, it says so first: the partition it blocks,
+how long it has been in flight, which streams hold it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from textual.widgets import Static
 from ...engine.snapshot import EngineSnapshot
 from ...engine.types import Event
 from ...tail.lines import format_age, format_timestamp, header_pairs, pretty_value, short_text
-from ...tail.source import holders
+from ...tail.source import BlockingRecord, holders
 
 __all__ = ["MessageScreen"]
 
@@ -53,23 +55,49 @@ class MessageScreen(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         Binding("q", "close", "Close", show=False),
         Binding("enter", "close", "Close", show=False),
+        Binding("s", "skip", "Skip it", show=False),
     ]
 
-    def __init__(self, event: Event, *, tz: tzinfo | None = None, dark: bool = True) -> None:
+    def __init__(
+        self,
+        event: Event,
+        *,
+        tz: tzinfo | None = None,
+        dark: bool = True,
+        blocking: BlockingRecord | None = None,
+    ) -> None:
+        """``blocking``: the message is the record blocking its partition's commit."""
         super().__init__()
         self.event = event
         self.tz = tz
         self.dark = dark
+        self.blocking = blocking
 
     def compose(self) -> ComposeResult:
         m = self.event.message
         with Vertical(id="message-dialog") as dialog:
-            dialog.border_title = f"{m.topic}[{m.partition}] @ {m.offset:,}"
+            title = f"{m.topic}[{m.partition}] @ {m.offset:,}"
+            dialog.border_title = f"Blocking record: {title}" if self.blocking else title
             dialog.border_subtitle = "esc closes"
+            if self.blocking is not None:
+                yield Static(self.blocking_text(self.blocking), id="message-blocking")
             yield Static(self._fields(), id="message-fields")
             yield Static(id="message-live")
             with VerticalScroll(id="message-body"):
                 yield Static(self._value(), id="message-value")
+
+    @staticmethod
+    def blocking_text(record: BlockingRecord) -> Text:
+        """What the blocking record holds back, for how long, and who holds it."""
+        parts = [f"BLOCKING RECORD: {record.tp}@{record.offset:,} holds the partition's commit"]
+        if record.blocked_for is not None:
+            parts.append(f"blocked for {format_age(record.blocked_for)}")
+        if record.inflight_for is not None:
+            parts.append(f"in flight for {format_age(record.inflight_for)}")
+        parts.append(
+            f"held by {', '.join(record.holders)}" if record.holders else "held by no stream"
+        )
+        return Text("; ".join(parts), style="bold")
 
     def _fields(self) -> RenderableType:
         m = self.event.message
@@ -122,6 +150,11 @@ class MessageScreen(ModalScreen[None]):
     def update_live(self, snapshot: EngineSnapshot | None) -> None:
         """Show the message's refcount and commit state now (called on every poll)."""
         self.query_one("#message-live", Static).update(self.live(snapshot))
+
+    async def action_skip(self) -> None:
+        """``s`` on the blocking record: the dashboard's skip (it confirms first)."""
+        if self.blocking is not None:
+            await self.app.run_action("skip")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -23,6 +23,7 @@ from ...engine.events import (
     EngineEvent,
     LivelockCleared,
     LivelockWarning,
+    MessageSkipped,
     PartitionsAssigned,
     PartitionsRevoked,
     RebalanceStarted,
@@ -47,6 +48,8 @@ def event_kind(event: EngineEvent) -> tuple[str, str]:
         return "unblocked", "success"
     if isinstance(event, CommitFailed):
         return "commit", "error"
+    if isinstance(event, MessageSkipped):
+        return "skipped", "warning"
     if isinstance(event, DecodeError):
         return "decode", "warning"
     if isinstance(event, RevokeDrainTimeout):
