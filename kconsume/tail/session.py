@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 #: The pause reason the session uses (streams use their names).
 USER = "user"
-#: How long the broker may hold the tail's fetches (ms); ``-X fetch.max.wait.ms`` overrides.
-TAIL_FETCH_MAX_WAIT_MS = 100
 #: Past events a new subscriber receives first (commit progress excluded).
 REPLAYED = 50
 #: Filter errors reported one by one before they are only counted.
@@ -64,24 +62,6 @@ def broker_connected(app: App) -> bool | None:
         return any(conn.connected() for conn in conns.values())
     except Exception:
         return None
-
-
-def shorten_fetch_wait(app: App, wait_ms: int) -> bool:
-    """Let the broker hold a fetch of ``app`` at most ``wait_ms`` (aiokafka's default: 500).
-
-    A dashboard wants new messages at once, and no half-second stalls while it catches
-    up: aiokafka does not fetch a partition again while its last records are not
-    consumed, so a fetch can hold only partitions that are at their end, which the
-    broker holds for the whole wait while the others' next fetch waits behind it.
-    The engine cannot take ``fetch_max_wait_ms`` as a transport setting today (its
-    end-offset probe passes the same keyword), so this sets it on the running client;
-    a best effort that returns False when the client does not look as expected.
-    """
-    fetcher = getattr(getattr(app.consumer.driver, "client", None), "_fetcher", None)
-    if fetcher is None or not isinstance(getattr(fetcher, "_fetch_max_wait_ms", None), int):
-        return False
-    fetcher._fetch_max_wait_ms = wait_ms
-    return True
 
 
 def combine_where(expressions: Sequence[str]) -> str | None:
@@ -119,7 +99,6 @@ class TailSession:
         retry: bool = True,
         retry_interval: float = 2.0,
         stream_name: str = "tail",
-        fetch_max_wait_ms: int | None = TAIL_FETCH_MAX_WAIT_MS,
         allow_skip: bool = False,
     ) -> None:
         """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``)."""
@@ -135,8 +114,6 @@ class TailSession:
         self.stream_name = stream_name
         self.retry = retry
         self.retry_interval = retry_interval
-        #: None leaves the client's own fetch wait alone.
-        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.buffer = TailBuffer(buffer_size, decoder(self.key_codec, self.value_codec))
         self.buffer.on_filter_error = self._on_filter_error
         if where:
@@ -176,8 +153,6 @@ class TailSession:
                 **options.broker_settings,
             )
 
-        if "fetch_max_wait_ms" in options.broker_settings:  # -X fetch.max.wait.ms: theirs
-            kwargs.setdefault("fetch_max_wait_ms", None)
         return cls(
             make_app,
             broker=options.broker,
@@ -273,8 +248,6 @@ class TailSession:
                 self._fail(str(exc))
                 return True
             started = True
-            if self.fetch_max_wait_ms is not None:
-                shorten_fetch_wait(app, self.fetch_max_wait_ms)
             if self._unreachable is not None:
                 self.notify(f"connected to {self.broker}", "success")
             self._unreachable = None

@@ -300,12 +300,3 @@ def test_unknown_event_types_get_a_label_and_level_from_their_name() -> None:
     assert _by_name("WatchdogCleared") == ("watchdog", "success")
     assert _by_name("StreamStalled") == ("stream", "warning")
     assert _by_name("Something") == ("something", "info")
-
-
-def test_the_tail_shortens_the_fetch_wait_unless_told_otherwise() -> None:
-    from kconsume.consume import ConsumeOptions
-    from kconsume.tail import TailSession
-
-    assert TailSession.from_options(ConsumeOptions(["t"])).fetch_max_wait_ms == 100
-    mine = ConsumeOptions(["t"], broker_settings={"fetch_max_wait_ms": 20})
-    assert TailSession.from_options(mine).fetch_max_wait_ms is None

@@ -47,3 +47,15 @@ def test_sasl_settings_pass_through_and_ssl_gets_a_context() -> None:
 
 def test_plaintext_needs_no_ssl_context() -> None:
     assert client_settings({"request_timeout_ms": 1000}) == {"request_timeout_ms": 1000}
+
+
+def test_fetch_wait_is_short_unless_told_otherwise() -> None:
+    from kconsume.engine.transport.aiokafka import AIOKafkaDriver, AIOKafkaTransport
+    from tests.fakes import FakeTransport
+
+    handler = FakeTransport().create_consumer  # any object: the driver only stores it
+    default = AIOKafkaTransport("kafka://a:9092").create_driver(handler)  # type: ignore[arg-type]
+    mine = AIOKafkaTransport("kafka://a:9092", fetch_max_wait_ms=20).create_driver(handler)  # type: ignore[arg-type]
+    assert isinstance(default, AIOKafkaDriver) and isinstance(mine, AIOKafkaDriver)
+    assert default._client_settings["fetch_max_wait_ms"] == 100
+    assert mine._client_settings["fetch_max_wait_ms"] == 20

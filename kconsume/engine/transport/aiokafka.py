@@ -67,6 +67,13 @@ PASSTHROUGH = frozenset(
 )
 
 
+#: How long the broker may hold a fetch with nothing to return (aiokafka: 500 ms).
+#: aiokafka does not fetch a partition again while its last records are unconsumed, so
+#: one fetch for partitions already at their end can hold back the others' next fetch
+#: for this long; a consumer you watch live wants that short.
+DEFAULT_FETCH_MAX_WAIT_MS = 100
+
+
 class BrokerUnreachableError(KConsumeError):
     """No broker answered at the bootstrap addresses."""
 
@@ -380,6 +387,7 @@ class AIOKafkaTransport(Transport):
 
     def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
         settings = dict(self.settings)
+        settings.setdefault("fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS)
         return AIOKafkaDriver(
             handler,
             bootstrap_servers(self.url),
