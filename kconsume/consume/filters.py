@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import runpy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,21 +138,15 @@ class Script:
 
 def load_script(path: str | Path) -> Script:
     """Run the file once and take its ``keep`` and ``transform``; FilterSyntaxError if unusable."""
+    from ..pyfile import PythonFileError, run_python_file  # it imports caret_message from here
+
     file = Path(path)
     try:
-        source = file.read_text()
-    except OSError as exc:
-        raise FilterSyntaxError(f"cannot read --script {file}: {exc.strerror}") from None
-    try:
-        compile(source, str(file), "exec")
-    except SyntaxError as exc:
-        raise FilterSyntaxError(caret_message(f"bad --script {file}", source, exc)) from None
-    try:
-        namespace = runpy.run_path(str(file), run_name="kconsume_script")
-    except Exception as exc:
-        raise FilterSyntaxError(
-            f"--script {file} failed while loading: {type(exc).__name__}: {exc}"
-        ) from None
+        namespace = run_python_file(
+            file, what=f"--script {file}", bad=f"bad --script {file}", run_name="kconsume_script"
+        )
+    except PythonFileError as exc:
+        raise FilterSyntaxError(str(exc)) from None
     keep, transform = namespace.get("keep"), namespace.get("transform")
     if keep is None and transform is None:
         raise FilterSyntaxError(f"--script {file} defines neither keep(msg) nor transform(msg)")

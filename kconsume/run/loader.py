@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import runpy
 import sys
 from pathlib import Path
 
-from ..consume.filters import caret_message
 from ..engine.app import App
 from ..engine.transport.base import KConsumeError
+from ..pyfile import PythonFileError, run_python_file
 
 __all__ = ["AppLoadError", "load_app"]
 
@@ -24,21 +23,13 @@ def load_app(path: str | Path) -> App:
     when the file is run with ``python``.
     """
     file = Path(path)
-    try:
-        source = file.read_text()
-    except OSError as exc:
-        raise AppLoadError(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        compile(source, str(file), "exec")
-    except SyntaxError as exc:
-        raise AppLoadError(caret_message(f"bad Python in {file}", source, exc)) from None
     sys.path.insert(0, str(file.resolve().parent))
     try:
-        namespace = runpy.run_path(str(file), run_name="kconsume_app")
-    except KConsumeError as exc:
-        raise AppLoadError(f"{file}: {exc}") from None
-    except Exception as exc:
-        raise AppLoadError(f"{file} failed while loading: {type(exc).__name__}: {exc}") from None
+        namespace = run_python_file(
+            file, what=str(file), bad=f"bad Python in {file}", run_name="kconsume_app"
+        )
+    except PythonFileError as exc:
+        raise AppLoadError(str(exc)) from None
     named = namespace.get("app")
     if isinstance(named, App):
         return named

@@ -1,0 +1,35 @@
+"""Running a user's Python file once (``--script``, ``kconsume run``), with clear errors."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+from .consume.filters import caret_message
+
+__all__ = ["PythonFileError", "run_python_file"]
+
+
+class PythonFileError(Exception):
+    """The file cannot be read, does not compile, or raised while running."""
+
+
+def run_python_file(file: Path, *, what: str, bad: str, run_name: str) -> dict[str, Any]:
+    """The namespace of ``file`` after running it once.
+
+    ``what`` names the file in messages (``--script x.py``), ``bad`` heads a syntax
+    error, which is shown with a caret under its position.
+    """
+    try:
+        source = file.read_text()
+    except OSError as exc:
+        raise PythonFileError(f"cannot read {what}: {exc.strerror}") from None
+    try:
+        compile(source, str(file), "exec")
+    except SyntaxError as exc:
+        raise PythonFileError(caret_message(bad, source, exc)) from None
+    try:
+        return runpy.run_path(str(file), run_name=run_name)
+    except Exception as exc:
+        raise PythonFileError(f"{what} failed while loading: {type(exc).__name__}: {exc}") from None
