@@ -72,6 +72,8 @@ PASSTHROUGH = frozenset(
 #: one fetch for partitions already at their end can hold back the others' next fetch
 #: for this long; a consumer you watch live wants that short.
 DEFAULT_FETCH_MAX_WAIT_MS = 100
+#: Seconds a stop may take (leaving the group, closing connections).
+STOP_TIMEOUT = 10.0
 
 
 class BrokerUnreachableError(KConsumeError):
@@ -225,8 +227,10 @@ class AIOKafkaDriver:
             return
         await self._leave_generation_zero()
         try:
-            await self._client.stop()
-        except (KafkaError, asyncio.CancelledError) as exc:
+            # Leaving the group waits for the coordinator up to the request timeout (40 s
+            # by default): a stop must not hang that long on a broker that went away.
+            await asyncio.wait_for(self._client.stop(), STOP_TIMEOUT)
+        except (KafkaError, asyncio.CancelledError, TimeoutError) as exc:
             # With the broker gone, aiokafka's fetcher can re-raise its last error (or its
             # own task's cancellation) while closing, before the connections are closed.
             task = asyncio.current_task()
