@@ -316,7 +316,8 @@ class App:
         for stream in self.conductor.streams:
             stream.remove(message)
         message.refcount = 0
-        self.consumer.ack(message)
+        if not self.consumer.ack(message):  # dropped by a stop, or acked meanwhile
+            return False
         skipped = MessageSkipped(tp=tp, offset=offset, streams=holders)
         log.warning("%s", skipped.summary)
         self.events.publish(skipped)

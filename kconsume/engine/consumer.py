@@ -106,7 +106,8 @@ class Consumer:
         self._states: dict[TP, PartitionState] = {}
         #: Delivered messages neither acked nor dropped, over all partitions.
         self._live = 0
-        self._settled: asyncio.Event | None = None
+        #: One event per task waiting in :meth:`_wait_until`; set when acks may settle it.
+        self._settled: set[asyncio.Event] = set()
         self._commit_fut: asyncio.Future[bool] | None = None
         self._commit_task: asyncio.Task[None] | None = None
         self._rebalancing = False
@@ -227,36 +228,40 @@ class Consumer:
             inflight = state.inflight
             end = state.delivered_end
             delivered = 0
-            for record in records:
-                offset = record.offset
-                if state.paused_by:
-                    driver.seek(tp, offset)
-                    break
-                # PartitionState.track, inlined (per message): refuse redeliveries.
-                if end is not None and offset < end:
-                    self.dropped_total += 1
-                    continue
-                message = Message(
-                    tp, offset, record.timestamp, record.key, record.value, record.headers, now,
-                    state,
-                )  # fmt: skip
-                inflight[offset] = message
-                end = offset + 1
-                delivered += 1
-                if is_async:  # it may suspend: settle the counts around it
-                    self._settle_delivery(state, end, delivered)
-                    delivered = 0
-                    await callback(message)  # type: ignore[misc]
-                else:
-                    callback(message)
-                if delivered == DELIVERY_SLICE:
-                    self._settle_delivery(state, end, delivered)
-                    delivered = 0
-                    await asyncio.sleep(0)  # let the streams take what is buffered
-                    now = time.monotonic()
-                    if not state.delivering:  # revoked meanwhile
+            try:
+                for record in records:
+                    offset = record.offset
+                    if state.paused_by:
+                        driver.seek(tp, offset)
                         break
-            self._settle_delivery(state, end, delivered)
+                    # PartitionState.track, inlined (per message): refuse redeliveries.
+                    if end is not None and offset < end:
+                        self.dropped_total += 1
+                        continue
+                    message = Message(
+                        tp, offset, record.timestamp, record.key, record.value, record.headers, now,
+                        state,
+                    )  # fmt: skip
+                    inflight[offset] = message
+                    end = offset + 1
+                    delivered += 1
+                    if is_async:  # it may suspend: settle the counts around it
+                        self._settle_delivery(state, end, delivered)
+                        delivered = 0
+                        await callback(message)  # type: ignore[misc]
+                        if not state.delivering:  # revoked while the callback awaited
+                            break
+                    else:
+                        callback(message)
+                    if delivered == DELIVERY_SLICE:
+                        self._settle_delivery(state, end, delivered)
+                        delivered = 0
+                        await asyncio.sleep(0)  # let the streams take what is buffered
+                        now = time.monotonic()
+                        if not state.delivering:  # revoked meanwhile
+                            break
+            finally:  # whatever ends the loop, even an exception, the counts are published
+                self._settle_delivery(state, end, delivered)
             state.highwater = driver.highwater(tp)
 
     def _settle_delivery(self, state: PartitionState, end: int | None, delivered: int) -> None:
@@ -300,8 +305,8 @@ class Consumer:
             return False
         state.live -= 1
         self._live -= 1
-        if self._settled is not None and (self._live == 0 or state.draining):
-            self._settled.set()
+        if self._settled and (self._live <= 0 or state.draining):
+            self._wake_waiters()
         return True
 
     def hold(self, message: Message) -> None:
@@ -334,8 +339,8 @@ class Consumer:
         message.state = None
         state.live -= 1
         self._live -= 1
-        if self._settled is not None:
-            self._settled.set()
+        if self._settled:
+            self._wake_waiters()
 
     # -- flow control -------------------------------------------------------
 
@@ -385,14 +390,20 @@ class Consumer:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return False
-            self._settled = settled = asyncio.Event()
+            settled = asyncio.Event()
+            self._settled.add(settled)
             try:
                 await asyncio.wait_for(settled.wait(), remaining)
             except TimeoutError:
                 return condition()
             finally:
-                self._settled = None
+                self._settled.discard(settled)
         return True
+
+    def _wake_waiters(self) -> None:
+        """Let every :meth:`_wait_until` look at its condition again."""
+        for settled in self._settled:
+            settled.set()
 
     # -- rebalances -----------------------------------------------------------
 
@@ -434,6 +445,7 @@ class Consumer:
             self._live -= state.live
             state.live = 0
             del self._states[state.tp]
+        self._wake_waiters()
         self.events.publish(PartitionsRevoked(tps=frozenset(revoked)))
 
     async def on_partitions_assigned(self, assigned: set[TP]) -> None:

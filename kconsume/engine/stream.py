@@ -147,6 +147,8 @@ class Stream:
         for event in self._buffer:
             if event.message is message:
                 self._buffer.remove(event)
+                if self._paused and len(self._buffer) <= self._resume_at:
+                    self._resume()  # else nothing would resume it: the reader only pops
                 return True
         return False
 

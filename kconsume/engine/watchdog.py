@@ -89,7 +89,8 @@ class Watchdog:
         self.active: dict[tuple[str, str], WatchdogWarning] = {}
         self._streams: dict[str, _StreamClock] = {}
         self._fetch: dict[TP, _FetchClock] = {}
-        self._assignment: frozenset[TP] = frozenset()
+        #: Identity of each partition's bookkeeping, to notice a new assignment.
+        self._seen: dict[TP, int] = {}
 
     def start(self) -> None:
         if self._task is None:
@@ -123,16 +124,18 @@ class Watchdog:
         consumer = self.app.consumer
         if consumer.rebalancing:
             return
-        assignment = consumer.assignment()
-        if assignment != self._assignment:  # a rebalance: every grace period restarts
-            self._assignment = assignment
+        states = consumer.partition_states()
+        # A rebalance (even one that hands back the same partitions: new states) restarts
+        # every grace period.
+        seen = {tp: id(state) for tp, state in states.items()}
+        if seen != self._seen:
+            self._seen = seen
             self._streams.clear()
-            self._fetch = {tp: f for tp, f in self._fetch.items() if tp in assignment}
+            self._fetch = {tp: f for tp, f in self._fetch.items() if tp in states}
             for key in [k for k in self.active if k[0] != "loop-blocked"]:
                 warning = self.active[key]
-                if getattr(warning, "tp", None) not in assignment:
+                if getattr(warning, "tp", None) is not None or key[0].startswith("stream"):
                     self._clear(*key)
-        states = consumer.partition_states()
         for tp, state in states.items():
             self._check_head_of_line(tp, state, now)
             self._check_fetch(tp, state, now)

@@ -18,6 +18,7 @@ from kconsume.engine import (
     LivelockCleared,
     LivelockWarning,
     Message,
+    MessageSkipped,
     RevokeDrainTimeout,
 )
 from tests.fakes import FakeDriver, FakeTransport
@@ -407,3 +408,41 @@ async def test_wait_empty_and_stop_leave_unstarted_messages_uncommitted() -> Non
     await iterator.aclose()
     await stop
     assert driver.committed_offsets[T0] == 1
+
+
+async def test_two_waiters_both_wake_when_everything_is_acked() -> None:
+    app, driver, _ = make_app()
+    consumer = app.consumer
+    app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    message = Message(T0, 0, 0, None, b"", (), 0.0)
+    assert consumer.track_message(message)
+    first = asyncio.create_task(consumer.wait_empty())
+    second = asyncio.create_task(consumer.wait_empty(30))
+    await asyncio.sleep(0)
+    consumer.ack(message)
+    assert await asyncio.wait_for(first, 5) and await asyncio.wait_for(second, 5)
+    await app.stop()
+
+
+async def test_skipping_out_of_a_full_buffer_resumes_its_partitions() -> None:
+    app, driver, events = make_app(stream_buffer_maxsize=2)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.batch_size = 3
+    driver.produce(T0, 3)
+    await wait_for(lambda: stream.paused and T0 in driver.paused, what="paused")
+    state = app.consumer.partition_states()[T0]
+    assert state.delivered_end == 2  # offset 2 was given back when the buffer filled
+    for offset in (0, 1):
+        assert app.skip(T0, offset)
+    assert not stream.paused and T0 not in driver.paused  # nothing else would resume it
+    assert not app.skip(T0, 0)  # no longer in flight
+    await wait_for(lambda: state.delivered_end == 3, what="offset 2 fetched again")
+    assert app.skip(T0, 2)
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 3
+    assert sum(isinstance(e, MessageSkipped) for e in events) == 3
+    await app.stop()
