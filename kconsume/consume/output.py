@@ -16,7 +16,7 @@ import orjson
 
 from ..engine.types import Event, Headers
 from .decoding import Undecodable
-from .record import b64, header_value
+from .record import b64, header_dict, header_value
 
 __all__ = ["TEMPLATE_FIELDS", "Formatter", "make_formatter"]
 
@@ -47,17 +47,13 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
         doc[field] = value  # orjson knows dataclasses, datetimes, numpy; else it says so
 
 
+def _json_header_value(raw: bytes | None) -> Any:
+    decoded = header_value(raw)
+    return {"base64": b64(decoded)} if isinstance(decoded, bytes) else decoded
+
+
 def _json_headers(headers: Headers) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, raw in headers:
-        decoded = header_value(raw)
-        value: Any = {"base64": b64(decoded)} if isinstance(decoded, bytes) else decoded
-        if name in out:
-            previous = out[name]
-            out[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[name] = value
-    return out
+    return header_dict(headers, _json_header_value)
 
 
 def jsonl(event: Event, value: Any) -> bytes:

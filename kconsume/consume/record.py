@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,13 @@ def header_value(value: bytes | None) -> str | bytes | None:
         return value
 
 
-def header_dict(headers: Headers) -> dict[str, Any]:
-    """Headers by name; a name that repeats maps to the list of its values."""
+def header_dict(
+    headers: Headers, convert: Callable[[bytes | None], Any] = header_value
+) -> dict[str, Any]:
+    """Headers by name, each value ``convert``-ed; a name that repeats maps to a list."""
     out: dict[str, Any] = {}
     for name, value in headers:
-        decoded = header_value(value)
+        decoded = convert(value)
         if name in out:
             previous = out[name]
             out[name] = [*previous, decoded] if isinstance(previous, list) else [previous, decoded]

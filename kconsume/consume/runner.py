@@ -26,7 +26,7 @@ from .output import Formatter, make_formatter
 from .record import ConsumedRecord
 from .stats import Stats
 
-__all__ = ["ConsumeOptions", "FilterFailedError", "run_consume"]
+__all__ = ["ConsumeOptions", "FilterFailedError", "engine_app", "run_consume"]
 
 #: Flush at least this often (lines) even while the stream still has events buffered.
 FLUSH_EVERY = 1000
@@ -86,6 +86,19 @@ def prepare(options: ConsumeOptions) -> _Prepared:
     )
 
 
+def engine_app(options: ConsumeOptions) -> App:
+    """The engine App the options describe (``consume`` and ``tail`` alike)."""
+    return App(
+        options.broker,
+        group_id=options.group,
+        partitions=options.partitions,
+        start_at=options.offset or StartAt("end"),
+        commit_interval=options.commit_interval,
+        stop_drain_timeout=2.0,
+        **options.broker_settings,
+    )
+
+
 class _Run:
     def __init__(self, options: ConsumeOptions, out: BinaryIO, err: TextIO) -> None:
         self.options = options
@@ -96,15 +109,7 @@ class _Run:
         self.where = prepared.where
         self.script = prepared.script
         self.stats = Stats()
-        self.app = App(
-            options.broker,
-            group_id=options.group,
-            partitions=options.partitions,
-            start_at=options.offset or StartAt("end"),
-            commit_interval=options.commit_interval,
-            stop_drain_timeout=2.0,
-            **options.broker_settings,
-        )
+        self.app = engine_app(options)
         self.stream: Stream = self.app.stream(
             *options.topics,
             key=output_codec(options.key_format),

@@ -24,8 +24,8 @@ from typing import Any
 from ..consume.decoding import output_codec
 from ..consume.filters import Script, load_script, make_prefilter
 from ..consume.record import ConsumedRecord
-from ..consume.runner import ConsumeOptions
-from ..engine import App, Event, StartAt, Stream
+from ..consume.runner import ConsumeOptions, engine_app
+from ..engine import App, Event, Stream
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
@@ -142,19 +142,8 @@ class TailSession:
     ) -> TailSession:
         """A session that builds its App from ``consume`` options (``kconsume tail``)."""
 
-        def make_app() -> App:
-            return App(
-                options.broker,
-                group_id=options.group,
-                partitions=options.partitions,
-                start_at=options.offset or StartAt("end"),
-                commit_interval=options.commit_interval,
-                stop_drain_timeout=2.0,
-                **options.broker_settings,
-            )
-
         return cls(
-            make_app,
+            lambda: engine_app(options),
             broker=options.broker,
             topics=options.topics,
             group=options.group,
