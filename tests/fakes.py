@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kconsume.engine.consumer import Consumer
 from kconsume.engine.positions import StartAt
 from kconsume.engine.transport.base import RebalanceHandler, RecordLike, Transport
 from kconsume.engine.types import TP, Record
@@ -19,11 +20,11 @@ class FakeStopped(Exception):
 class FakeDriver:
     """A partitioned log in memory, with pause/resume, commits and scripted rebalances."""
 
-    stopped_errors: tuple[type[BaseException], ...] = (FakeStopped,)
-
     def __init__(self, handler: RebalanceHandler, group_id: str | None = "g") -> None:
         self.handler = handler
         self.log: dict[TP, list[Record]] = {}
+        #: Log end offsets (past trailing markers, which hold no records).
+        self.ends: dict[TP, int] = {}
         self.positions: dict[TP, int] = {}
         self.assigned: set[TP] = set()
         self.paused: set[TP] = set()
@@ -41,9 +42,15 @@ class FakeDriver:
     def produce(self, tp: TP, count: int = 1, *, value: bytes | None = b"v", skip: int = 0) -> None:
         """Append ``count`` records, leaving ``skip`` offsets out before them (a hole)."""
         records = self.log.setdefault(tp, [])
-        offset = (records[-1].offset + 1 if records else 0) + skip
+        offset = self.ends.get(tp, 0) + skip
         for i in range(count):
             records.append(Record(tp.topic, tp.partition, offset + i, 0, None, value))
+        self.ends[tp] = offset + count
+        self._new_data.set()
+
+    def markers(self, tp: TP, count: int = 1) -> None:
+        """Append ``count`` offsets that hold no data record (transaction markers)."""
+        self.ends[tp] = self.ends.get(tp, 0) + count
         self._new_data.set()
 
     async def assign(self, tps: Iterable[TP]) -> None:
@@ -81,10 +88,13 @@ class FakeDriver:
         batch: dict[TP, list[Record]] = {}
         for tp in sorted(self.assigned - self.paused):
             position = self.positions[tp]
-            records = [r for r in self.log.get(tp, ()) if r.offset >= position][: self.batch_size]
+            pending = [r for r in self.log.get(tp, ()) if r.offset >= position]
+            records = pending[: self.batch_size]
             if records:
                 batch[tp] = records
                 self.positions[tp] = records[-1].offset + 1
+            if len(records) == len(pending):  # read to the end: past any trailing markers
+                self.positions[tp] = max(self.positions[tp], self.ends.get(tp, 0))
         if not batch:
             self._new_data.clear()
             with contextlib.suppress(TimeoutError):
@@ -103,8 +113,13 @@ class FakeDriver:
         return {tp: self.committed_offsets.get(tp) for tp in tps}
 
     def highwater(self, tp: TP) -> int | None:
-        records = self.log.get(tp)
-        return records[-1].offset + 1 if records else 0
+        return self.ends.get(tp, 0)
+
+    def fetch_end(self, tp: TP) -> int | None:
+        return self.highwater(tp)
+
+    def fetch_positions(self) -> dict[TP, int]:
+        return {tp: self.positions[tp] for tp in self.assigned if tp in self.positions}
 
     async def position(self, tp: TP) -> int | None:
         return self.positions.get(tp) if tp in self.assigned else None
@@ -133,7 +148,14 @@ class FakeDriver:
         self.paused -= set(tps)
 
 
+class FakeConsumer(Consumer):
+    consumer_stopped_errors: tuple[type[BaseException], ...] = (FakeStopped,)
+
+
 class FakeTransport(Transport):
+    def consumer_class(self) -> type[Consumer]:
+        return FakeConsumer
+
     def __init__(self, group_id: str | None = "g", **settings: Any) -> None:
         super().__init__("fake://", None, **settings)
         self.group_id = group_id

@@ -215,6 +215,11 @@ class App:
             await self.consumer.on_task_error(exc)
             self.crash(exc)
 
+    @property
+    def crash_reason(self) -> BaseException | None:
+        """The error that stopped the app on its own (a failed fetch loop or agent)."""
+        return self._crash_reason
+
     def crash(self, exc: BaseException) -> None:
         """Stop the app because of ``exc``; ``run()`` re-raises it."""
         if self._crash_reason is None:

@@ -36,7 +36,7 @@ from .events import (
 )
 from .offsets import PartitionState
 from .positions import StartAt
-from .transport.base import MessageCallback, PartitionsCallback, RecordLike
+from .transport.base import KConsumeError, MessageCallback, PartitionsCallback, RecordLike
 from .types import TP, Message
 
 if TYPE_CHECKING:
@@ -61,6 +61,10 @@ class Consumer:
     Created by ``Transport.create_consumer``; the transport also creates the
     driver (the Kafka client) this consumer drives.
     """
+
+    #: Tuple of exception types that may be raised when the underlying consumer
+    #: driver is stopped.  Each transport's consumer overrides it, from its driver.
+    consumer_stopped_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(
         self,
@@ -100,8 +104,6 @@ class Consumer:
         app = transport.app
         self.events = events or (app.events if app is not None else EventBus())
         self._driver = transport.create_driver(self)
-        #: Tuple of exception types raised when the underlying client is stopped.
-        self.consumer_stopped_errors: tuple[type[BaseException], ...] = self._driver.stopped_errors
         #: Bookkeeping per assigned partition; replaced on every assignment.
         self._states: dict[TP, PartitionState] = {}
         #: Delivered messages neither acked nor dropped, over all partitions.
@@ -186,7 +188,9 @@ class Consumer:
 
     async def on_task_error(self, exc: BaseException) -> None:
         """A task of the engine failed: keep what was acked by committing it now."""
-        log.error("engine task failed: %r; committing what is acked", exc)
+        # A KConsumeError is reported to the user by whoever runs the app.
+        level = logging.DEBUG if isinstance(exc, KConsumeError) else logging.ERROR
+        log.log(level, "engine task failed: %r; committing what is acked", exc)
         with contextlib.suppress(Exception):
             await self.force_commit()
 
@@ -203,8 +207,8 @@ class Consumer:
                 batch = await self.getmany(1.0)
             except self.consumer_stopped_errors:
                 return
-            if batch:
-                await self._deliver_batch(batch)
+            # Even an empty fetch moves positions (past transaction markers) and ends.
+            await self._deliver_batch(batch)
 
     async def _deliver_batch(self, batch: Mapping[TP, Sequence[RecordLike]]) -> None:
         """Track every record of a fetched batch and hand it to the callback.
@@ -212,12 +216,21 @@ class Consumer:
         Records go out in slices of :data:`DELIVERY_SLICE`, and the streams get to run
         between slices, so a large fetch never piles up in memory.  When a partition
         gets paused (a stream's buffer filled, or a user), the rest of its records are
-        given back: the driver seeks to the first one not delivered.
+        given back: the driver seeks to the first one not delivered.  Each partition's
+        ``position`` moves to where the fetch left it once its records are delivered.
         """
         callback = self.callback
         is_async = self._callback_is_async
         states = self._states
         driver = self._driver
+        # Read before anything can await: where the fetch left each partition, past
+        # the records it returned and the offsets that held none (transaction markers).
+        positions = driver.fetch_positions()
+        for tp, idle in states.items():
+            if tp not in batch and idle.delivering:
+                idle.fetched_to(positions.get(tp))
+                idle.highwater = driver.highwater(tp)
+                idle.fetch_end = driver.fetch_end(tp)
         now = time.monotonic()
         for tp, records in batch.items():
             state = states.get(tp)
@@ -228,11 +241,13 @@ class Consumer:
             inflight = state.inflight
             end = state.delivered_end
             delivered = 0
+            passed: int | None = None  # everything below it is handed over
             try:
                 for record in records:
                     offset = record.offset
                     if state.paused_by:
                         driver.seek(tp, offset)
+                        passed = offset
                         break
                     # PartitionState.track, inlined (per message): refuse redeliveries.
                     if end is not None and offset < end:
@@ -260,9 +275,14 @@ class Consumer:
                         now = time.monotonic()
                         if not state.delivering:  # revoked meanwhile
                             break
+                else:
+                    passed = positions.get(tp)
             finally:  # whatever ends the loop, even an exception, the counts are published
                 self._settle_delivery(state, end, delivered)
+            if state.delivering:
+                state.fetched_to(passed)
             state.highwater = driver.highwater(tp)
+            state.fetch_end = driver.fetch_end(tp)
 
     def _settle_delivery(self, state: PartitionState, end: int | None, delivered: int) -> None:
         """Publish a slice's counts.  Caller: :meth:`_deliver_batch`, before any await.

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from .transport.base import KConsumeError
+
 if TYPE_CHECKING:
     from .app import App
 
@@ -41,7 +43,8 @@ class Fetcher:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("fetch loop failed")
+            if not isinstance(exc, KConsumeError):  # those carry their own message
+                log.exception("fetch loop failed")
             await consumer.on_task_error(exc)
             self.app.crash(exc)
 

@@ -55,6 +55,7 @@ class PartitionState:
         "delivered_end",
         "delivering",
         "draining",
+        "fetch_end",
         "highwater",
         "inflight",
         "last_commit_at",
@@ -63,6 +64,7 @@ class PartitionState:
         "live",
         "livelock_warned",
         "paused_by",
+        "position",
         "stalled_since",
         "tp",
     )
@@ -75,8 +77,15 @@ class PartitionState:
         self.delivered_end: int | None = None
         #: Delivered, not yet acked, in ascending offset order.
         self.inflight: dict[int, Message] = {}
+        #: The next offset the driver hands over: every offset below it was delivered,
+        #: or held no data record (a transaction marker, an aborted or compacted-away
+        #: record).  Moves after a fetch is delivered; None before the first fetch.
+        self.position: int | None = None
         #: Log end offset as last reported by the fetcher, when known.
         self.highwater: int | None = None
+        #: Where a fetch can read up to, as last reported (the last stable offset under
+        #: read_committed, else the highwater): the end of what this consumer can see.
+        self.fetch_end: int | None = None
         #: Messages in ``inflight`` that may still be acked (not dropped from a buffer).
         self.live = 0
         #: False once the partition is being revoked: fetched records are dropped.
@@ -121,6 +130,27 @@ class PartitionState:
         """Mark ``offset`` done.  Caller: ``Consumer.ack``.  True if it was in flight."""
         return self.inflight.pop(offset, None) is not None
 
+    def fetched_to(self, position: int | None) -> None:
+        """Record that the driver has handed over everything below ``position``.
+
+        Caller: ``Consumer._deliver_batch``, once a fetch's records of this partition
+        are delivered (or given back from ``position`` on).  Only moves forward.
+        """
+        if position is not None and (self.position is None or position > self.position):
+            self.position = position
+
+    @property
+    def consumed_end(self) -> int | None:
+        """One past everything delivered or passed over: ``max(delivered_end, position)``.
+
+        Above ``delivered_end`` when the last offsets held no data records (a
+        transaction's commit marker, aborted or compacted records).
+        """
+        end, position = self.delivered_end, self.position
+        if position is None or (end is not None and end >= position):
+            return end
+        return position
+
     # -- commit path ------------------------------------------------------------
 
     @property
@@ -133,11 +163,12 @@ class PartitionState:
     def committable(self) -> int | None:
         """The offset a commit may move to now, or None if it would not advance.
 
-        The oldest in-flight offset, or ``delivered_end`` when nothing is in flight.
-        Never below ``committed``: commits do not move backwards.
+        The oldest in-flight offset, or :attr:`consumed_end` when nothing is in
+        flight (so trailing transaction markers never hold a commit back).  Never
+        below ``committed``: commits do not move backwards.
         """
         oldest = self.oldest_inflight
-        target = oldest.offset if oldest is not None else self.delivered_end
+        target = oldest.offset if oldest is not None else self.consumed_end
         if target is None:
             return None
         if self.committed is not None and target <= self.committed:
@@ -166,8 +197,8 @@ class PartitionState:
 
     @property
     def pending(self) -> bool:
-        """True while something delivered is not yet committed."""
-        end = self.delivered_end
+        """True while something delivered (or passed over) is not yet committed."""
+        end = self.consumed_end
         if end is None:
             return False
         return self.committed is None or self.committed < end
@@ -178,9 +209,9 @@ class PartitionState:
         """Acked (or never delivered) ranges above the committed offset.
 
         Derived from the in-flight offsets: the gaps between them inside
-        ``[committed, delivered_end)``.  At most ``limit`` ranges, oldest first.
+        ``[committed, consumed_end)``.  At most ``limit`` ranges, oldest first.
         """
-        end = self.delivered_end
+        end = self.consumed_end
         if end is None:
             return []
         start = self.committed
@@ -200,7 +231,7 @@ class PartitionState:
         """Highwater minus the committed offset (or the delivered end before any commit)."""
         if self.highwater is None:
             return None
-        base = self.committed if self.committed is not None else self.delivered_end
+        base = self.committed if self.committed is not None else self.consumed_end
         if base is None:
             return None
         return max(0, self.highwater - base)

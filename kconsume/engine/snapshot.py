@@ -25,7 +25,8 @@ class PartitionSnapshot:
     committed: int | None
     """Next offset to consume as committed for the group."""
     delivered_end: int | None
-    """One past the last delivered offset."""
+    """One past the last delivered offset, or past the offsets after it that held no
+    record (a transaction's marker): :attr:`PartitionState.consumed_end`."""
     highwater: int | None
     lag: int | None
     inflight: int
@@ -80,7 +81,7 @@ def partition_snapshot(state: PartitionState, now: float) -> PartitionSnapshot:
     return PartitionSnapshot(
         tp=state.tp,
         committed=state.committed,
-        delivered_end=state.delivered_end,
+        delivered_end=state.consumed_end,
         highwater=state.highwater,
         lag=state.lag,
         inflight=len(state.inflight),

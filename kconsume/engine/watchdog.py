@@ -184,13 +184,16 @@ class Watchdog:
 
     def _check_fetch(self, tp: TP, state: PartitionState, now: float) -> None:
         clock = self._fetch.get(tp)
-        if clock is None or clock.delivered_end != state.delivered_end:
-            self._fetch[tp] = _FetchClock(state.delivered_end, now)
+        consumed = state.consumed_end
+        if clock is None or clock.delivered_end != consumed:
+            self._fetch[tp] = _FetchClock(consumed, now)
             self._clear("fetch-stalled", str(tp))
             return
-        position = state.delivered_end if state.delivered_end is not None else state.committed
+        position = consumed if consumed is not None else state.committed
         highwater = state.highwater
-        behind = highwater is not None and highwater > (position or 0)
+        # What a fetch can read: records of open transactions wait under read_committed.
+        readable = state.fetch_end if state.fetch_end is not None else highwater
+        behind = readable is not None and readable > (position or 0)
         if state.paused_by or not behind:
             clock.since = now
             self._clear("fetch-stalled", str(tp))

@@ -446,3 +446,77 @@ async def test_skipping_out_of_a_full_buffer_resumes_its_partitions() -> None:
     assert driver.committed_offsets[T0] == 3
     assert sum(isinstance(e, MessageSkipped) for e in events) == 3
     await app.stop()
+
+
+# -- offsets that hold no records (transaction markers, compaction) -------------------
+
+
+async def test_trailing_markers_never_hold_the_commit_back() -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 5)
+    driver.markers(T0)  # a transaction's commit marker after the last record
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 5:
+            break
+    state = app.consumer.partition_states()[T0]
+    await wait_for(lambda: not state.inflight, what="the last message's ack")
+    await wait_for(lambda: state.position == 6, what="the position past the marker")
+    assert state.delivered_end == 5 and state.consumed_end == 6
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 6  # the group's lag is 0, not 1
+    snapshot = app.snapshot().partition(T0)
+    assert snapshot is not None and snapshot.lag == 0 and snapshot.delivered_end == 6
+    await app.stop()
+
+
+async def test_a_marker_alone_moves_an_idle_partition() -> None:
+    app, driver, _ = make_app()
+    app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.markers(T0, 2)  # an empty transaction, committed and aborted: no records
+    state = app.consumer.partition_states()[T0]
+    await wait_for(lambda: state.position == 2, what="the position past both markers")
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 2
+    await app.stop()
+
+
+async def test_position_never_passes_records_given_back_by_a_full_buffer() -> None:
+    app, driver, _ = make_app(stream_buffer_maxsize=10)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 50)
+    driver.markers(T0)
+    state = app.consumer.partition_states()[T0]
+    await wait_for(lambda: stream.paused, what="the full buffer pausing the partition")
+    # Everything below the position was delivered: the rest was given back.
+    assert state.position is not None and state.position <= (state.delivered_end or 0)
+    assert not await app.consumer.commit() or driver.committed_offsets[T0] <= 11
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 50:
+            break
+    await wait_for(lambda: not state.inflight, what="the last message's ack")
+    await wait_for(lambda: state.position == 51, what="the position at the log end")
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 51
+    await app.stop()
+
+
+def test_consumer_stopped_errors_is_a_class_attribute_each_transport_overrides() -> None:
+    from aiokafka.errors import ConsumerStoppedError
+
+    from kconsume.engine import Consumer
+    from kconsume.engine.transport.aiokafka import KafkaConsumer
+
+    assert Consumer.consumer_stopped_errors == ()
+    assert KafkaConsumer.consumer_stopped_errors == (ConsumerStoppedError,)
+    assert App("kafka://localhost:9092").consumer.consumer_stopped_errors == (ConsumerStoppedError,)

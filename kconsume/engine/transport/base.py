@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConsumerDriver",
+    "EndUnknownError",
     "KConsumeError",
     "RebalanceHandler",
     "RecordLike",
@@ -35,6 +36,10 @@ class KConsumeError(Exception):
 
 class UnknownTopicError(KConsumeError):
     """A subscribed topic does not exist on the cluster."""
+
+
+class EndUnknownError(KConsumeError):
+    """A partition's end offset could not be confirmed."""
 
 
 class RecordLike(Protocol):
@@ -66,9 +71,6 @@ class ConsumerDriver(Protocol):
     Offsets follow the engine convention: "next offset to consume".
     """
 
-    #: Exception types raised by calls on a driver that was stopped.
-    stopped_errors: tuple[type[BaseException], ...]
-
     async def start(self, topics: Iterable[str]) -> None:
         """Connect, check the topics exist, subscribe, and begin reporting rebalances."""
 
@@ -87,11 +89,28 @@ class ConsumerDriver(Protocol):
     def highwater(self, tp: TP) -> int | None:
         """The partition's log end offset as of the last fetch, if known."""
 
+    def fetch_end(self, tp: TP) -> int | None:
+        """Where a fetch can read up to, as of the last fetch: the last stable offset
+        under ``read_committed`` (records of open transactions are not readable yet),
+        else the highwater.  None before the first fetch."""
+
+    def fetch_positions(self) -> Mapping[TP, int]:
+        """The next offset to fetch of every assigned partition, without waiting.
+
+        Every offset below it was returned by :meth:`getmany` or held no data record
+        (a transaction marker, an aborted or compacted-away record).  Read right after
+        ``getmany`` returns; partitions whose position is not known yet are missing.
+        """
+
     async def position(self, tp: TP) -> int | None:
         """The next offset the driver will fetch for ``tp`` (None if not assigned)."""
 
     async def end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
-        """The partitions' log end offsets now (a round trip to the broker)."""
+        """The partitions' readable ends now: ListOffsets(latest), confirmed by a fetch.
+
+        Raises ``EndUnknownError`` when an end cannot be confirmed: a caller must
+        never take a short end for the real one.
+        """
 
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
         """Concrete offsets for a start position (beginning, end, N, -N, @TIME)."""
@@ -131,6 +150,12 @@ class Transport:
         self.app = app
         self.settings = settings
 
+    def consumer_class(self) -> type[Consumer]:
+        """The Consumer class of this transport (its ``consumer_stopped_errors``)."""
+        from ..consumer import Consumer
+
+        return Consumer
+
     def create_consumer(
         self,
         callback: MessageCallback,
@@ -139,9 +164,9 @@ class Transport:
         **kwargs: Any,
     ) -> Consumer:
         """Create the engine Consumer for this transport.  Caller: ``App``."""
-        from ..consumer import Consumer
-
-        return Consumer(self, callback, on_partitions_revoked, on_partitions_assigned, **kwargs)
+        return self.consumer_class()(
+            self, callback, on_partitions_revoked, on_partitions_assigned, **kwargs
+        )
 
     def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
         """Create the client the consumer drives.  Caller: ``Consumer.__init__``."""
