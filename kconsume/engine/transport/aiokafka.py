@@ -10,19 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    KafkaConnectionError,
+    KafkaError,
+    UnsupportedCodecError,
+)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.group import LeaveGroupRequest
 
+from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
 from .base import (
     ConsumerDriver,
+    EndUnknownError,
     KConsumeError,
     RebalanceHandler,
     RecordLike,
@@ -34,6 +42,8 @@ __all__ = [
     "AIOKafkaDriver",
     "AIOKafkaTransport",
     "BrokerUnreachableError",
+    "KafkaConsumer",
+    "UnreadableRecordsError",
     "bootstrap_servers",
     "client_settings",
 ]
@@ -74,10 +84,25 @@ PASSTHROUGH = frozenset(
 DEFAULT_FETCH_MAX_WAIT_MS = 100
 #: Seconds a stop may take (leaving the group, closing connections).
 STOP_TIMEOUT = 10.0
+#: Records of aborted transactions are not shown, as kcat users expect of
+#: ``-X isolation.level``; ``isolation_level="read_uncommitted"`` shows them.
+DEFAULT_ISOLATION_LEVEL = "read_committed"
+#: Seconds a fetch may take to confirm the end offsets ListOffsets gave.
+END_CONFIRM_TIMEOUT = 5.0
 
 
 class BrokerUnreachableError(KConsumeError):
     """No broker answered at the bootstrap addresses."""
+
+
+class UnreadableRecordsError(KConsumeError):
+    """Fetched records the client cannot decode (a compression codec it lacks)."""
+
+
+class KafkaConsumer(Consumer):
+    """The engine Consumer on aiokafka: a stopped client raises ``ConsumerStoppedError``."""
+
+    consumer_stopped_errors: tuple[type[BaseException], ...] = (ConsumerStoppedError,)
 
 
 def bootstrap_servers(url: str) -> list[str]:
@@ -137,8 +162,6 @@ class AIOKafkaDriver:
     never commits, like ``kcat -C``.
     """
 
-    stopped_errors: tuple[type[BaseException], ...] = (ConsumerStoppedError,)
-
     def __init__(
         self,
         handler: RebalanceHandler,
@@ -161,8 +184,11 @@ class AIOKafkaDriver:
             "client_id": client_id,
             "enable_auto_commit": False,
             "auto_offset_reset": auto_offset_reset,
+            "isolation_level": DEFAULT_ISOLATION_LEVEL,
             **settings,
         }
+        self._isolation_level = str(self._client_settings["isolation_level"])
+        self._read_committed = self._isolation_level == "read_committed"
         #: Created by :meth:`start`: aiokafka clients need a running event loop.
         self._client: AIOKafkaConsumer | None = None
 
@@ -259,10 +285,35 @@ class AIOKafkaDriver:
             )
 
     async def getmany(self, timeout: float) -> Mapping[TP, Sequence[RecordLike]]:
-        result: Mapping[TP, Sequence[RecordLike]] = await self.client.getmany(
-            timeout_ms=int(timeout * 1000)
-        )
+        try:
+            result: Mapping[TP, Sequence[RecordLike]] = await self.client.getmany(
+                timeout_ms=int(timeout * 1000)
+            )
+        except UnsupportedCodecError as exc:
+            raise UnreadableRecordsError(self._unreadable(exc)) from None
         return result
+
+    def _unreadable(self, exc: UnsupportedCodecError) -> str:
+        """Say which partition and offset hold the records aiokafka could not decode.
+
+        aiokafka names only the codec.  The partition is the first one whose fetched
+        records are still waiting in its fetcher (those before it were returned and
+        removed); its position is the first offset not read.  Private state, read
+        with care: without it the message names the codec alone.
+        """
+        found = re.search(r"for (\w+) compression|codec (0x[0-9a-f]+)", str(exc))
+        codec = next((g for g in found.groups() if g), "?") if found else "?"
+        where = "a partition"
+        with contextlib.suppress(Exception):
+            for kafka_tp in self.client._fetcher._records:
+                tp = TP(kafka_tp.topic, kafka_tp.partition)
+                where = f"{tp} at offset {self.fetch_positions().get(tp)}"
+                break
+        return (
+            f"cannot read {where}: its records are compressed with {codec}, which this "
+            "installation cannot decompress (reinstall kconsume: it brings aiokafka's "
+            "lz4, snappy and zstd codecs)"
+        )
 
     async def commit(self, offsets: Mapping[TP, int]) -> None:
         await self.client.commit(
@@ -290,6 +341,30 @@ class AIOKafkaDriver:
             return None
         return value if isinstance(value, int) else None
 
+    def fetch_end(self, tp: TP) -> int | None:
+        return _fetch_end(
+            self._client, TopicPartition(tp.topic, tp.partition), self._read_committed
+        )
+
+    def fetch_positions(self) -> dict[TP, int]:
+        """Positions from aiokafka's subscription state, which has no public sync reader.
+
+        ``AIOKafkaConsumer.position()`` waits when a position is being reset; this
+        never waits.  Without that state (another aiokafka) it returns nothing, and
+        commits fall back to one past the last delivered record.
+        """
+        try:
+            assignment = self.client._subscription.subscription.assignment
+            tps = assignment.tps
+        except AttributeError:
+            return {}
+        out: dict[TP, int] = {}
+        for kafka_tp in tps:
+            state = assignment.state_value(kafka_tp)
+            if state is not None and state.has_valid_position:
+                out[TP(kafka_tp.topic, kafka_tp.partition)] = state.position
+        return out
+
     async def position(self, tp: TP) -> int | None:
         kafka_tp = TopicPartition(*tp)
         if kafka_tp not in self.client.assignment():
@@ -308,12 +383,26 @@ class AIOKafkaDriver:
         ends = await self._confirm_ends(listed)
         return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
+    async def listed_end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """ListOffsets(latest) alone: a lower bound of the end, to confirm with a fetch.
+
+        Caller: code whose own fetches report the end (``consume -e``).
+        """
+        kafka_tps = [TopicPartition(*tp) for tp in tps]
+        if not kafka_tps:
+            return {}
+        listed = await self.client.end_offsets(kafka_tps)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in listed.items()}
+
     async def _confirm_ends(self, listed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """Check listed end offsets against a fetch's highwater, which every broker gets right.
+        """Check listed end offsets against a fetch's end, which every broker gets right.
 
         Tansu answers ListOffsets(latest) with the last batch's base offset + 1, short of
         the end when that batch holds several records.  A fetch from just before the
-        listed end reports the true highwater; on real Kafka the two agree.
+        listed end reports the true end (the highwater, or the last stable offset under
+        read_committed); on real Kafka the two agree.  An end no fetch confirms in
+        :data:`END_CONFIRM_TIMEOUT` raises :class:`EndUnknownError`: a short end would
+        silently cut a read.
         """
         probe_tps = [tp for tp, offset in listed.items() if offset > 0]
         if not probe_tps:
@@ -322,26 +411,40 @@ class AIOKafkaDriver:
             bootstrap_servers=self._servers,
             group_id=None,
             enable_auto_commit=False,
-            **{**self._settings, "fetch_max_wait_ms": 50, "max_partition_fetch_bytes": 1024},
+            **{
+                **self._settings,
+                "isolation_level": self._isolation_level,
+                "fetch_max_wait_ms": 50,
+                "max_partition_fetch_bytes": 1024,
+            },
         )
         ends = dict(listed)
+        missing = set(probe_tps)
         try:
             await probe.start()
             probe.assign(probe_tps)
             for tp in probe_tps:
                 probe.seek(tp, listed[tp] - 1)
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + 2.0
-            missing = set(probe_tps)
+            deadline = loop.time() + END_CONFIRM_TIMEOUT
             while missing and loop.time() < deadline:
-                await probe.getmany(timeout_ms=100)
+                # Only the end is wanted: records the probe cannot decode do not matter
+                # (the response set the highwater before its records were read).
+                with contextlib.suppress(KafkaError):
+                    await probe.getmany(timeout_ms=100)
                 for tp in list(missing):
-                    highwater = probe.highwater(tp)
-                    if highwater is not None:
-                        ends[tp] = max(listed[tp], highwater)
+                    end = _fetch_end(probe, tp, self._read_committed)
+                    if end is not None:
+                        ends[tp] = max(listed[tp], end)
                         missing.discard(tp)
         finally:
             await probe.stop()
+        if missing:
+            names = ", ".join(str(TP(tp.topic, tp.partition)) for tp in sorted(missing))
+            raise EndUnknownError(
+                f"could not confirm the end offset of {names}: no fetch answered in "
+                f"{END_CONFIRM_TIMEOUT:g}s"
+            )
         return ends
 
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
@@ -349,6 +452,8 @@ class AIOKafkaDriver:
         if not kafka_tps:
             return {}
         begin = await self.client.beginning_offsets(kafka_tps)
+        if start.kind == "beginning":  # no end needed
+            return {TP(tp.topic, tp.partition): offset for tp, offset in begin.items()}
         end = await self._confirm_ends(await self.client.end_offsets(kafka_tps))
         out: dict[TP, int] = {}
         found = {}
@@ -356,9 +461,7 @@ class AIOKafkaDriver:
             found = await self.client.offsets_for_times(dict.fromkeys(kafka_tps, start.value))
         for tp in kafka_tps:
             low, high = begin[tp], end[tp]
-            if start.kind == "beginning":
-                offset = low
-            elif start.kind == "offset":
+            if start.kind == "offset":
                 offset = min(max(start.value, low), high)
             elif start.kind == "from_end":
                 offset = max(low, high - start.value)
@@ -383,11 +486,32 @@ class AIOKafkaDriver:
         self.client.resume(*(t for tp in tps if (t := TopicPartition(*tp)) in assigned))
 
 
+def _fetch_end(
+    client: AIOKafkaConsumer | None, tp: TopicPartition, read_committed: bool
+) -> int | None:
+    """The end a fetch reported: the last stable offset under read_committed (what is
+    past it is not readable yet), else the highwater.  A broker that reports no stable
+    offset (-1, or none) is taken at its highwater."""
+    if client is None:
+        return None
+    try:
+        highwater = client.highwater(tp)
+        stable = client.last_stable_offset(tp) if read_committed else None
+    except Exception:  # not assigned any more
+        return None
+    if isinstance(stable, int) and stable >= 0:
+        return stable
+    return highwater if isinstance(highwater, int) else None
+
+
 class AIOKafkaTransport(Transport):
     """``kafka://`` URLs.  Settings: ``group_id``, ``client_id``, ``auto_offset_reset``
     (``earliest``/``latest``), ``partitions`` (manual assignment), SSL/SASL and tuning
     settings (see :func:`client_settings`).
     """
+
+    def consumer_class(self) -> type[Consumer]:
+        return KafkaConsumer
 
     def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
         settings = dict(self.settings)
