@@ -21,12 +21,13 @@ from ..engine import App, Event, Message, StartAt, Stream
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from .decoding import Undecodable, output_codec
+from .ends import PartitionEnds
 from .filters import Script, Where, compile_where, load_script, make_prefilter
 from .output import Formatter, make_formatter
 from .record import ConsumedRecord
 from .stats import Stats
 
-__all__ = ["ConsumeOptions", "FilterFailedError", "engine_app", "run_consume"]
+__all__ = ["ConsumeFailedError", "ConsumeOptions", "FilterFailedError", "engine_app", "run_consume"]
 
 #: Flush at least this often (lines) even while the stream still has events buffered.
 FLUSH_EVERY = 1000
@@ -36,6 +37,10 @@ SHOWN_FILTER_ERRORS = 3
 
 class FilterFailedError(KConsumeError):
     """A filter raised and ``--strict`` was given."""
+
+
+class ConsumeFailedError(KConsumeError):
+    """The engine stopped on an error (fetching, committing) before the run was done."""
 
 
 @dataclass(slots=True)
@@ -121,7 +126,7 @@ class _Run:
         self.held: list[Message] = []
         self.hold = options.group is not None
         self.finished_tps: set[TP] = set()
-        self.ends: dict[TP, int] = {}
+        self.ends = PartitionEnds(self.app.consumer.partition_states())
         self.broken_pipe = False
         self.finishing = False
 
@@ -204,9 +209,8 @@ class _Run:
     def past_the_end(self, event: Event) -> bool:
         """True for a message after its partition's stop point (-e or --until)."""
         m = event.message
-        end = self.ends.get(m.tp)
+        end = self.ends.end(m.tp)
         if end is not None and m.offset >= end:
-            self.finished_tps.add(m.tp)
             return True
         until = self.options.until_ms
         if until is not None and m.timestamp >= until:
@@ -215,32 +219,33 @@ class _Run:
         return False
 
     async def _watch_ends(self) -> None:
-        """For -e/--until: stop the stream once every assigned partition is done."""
+        """For -e/--until: stop the stream once every assigned partition is done.
+
+        Done is decided by :class:`PartitionEnds` from what the stream has processed,
+        never from the fetch position.
+        """
         consumer, driver = self.app.consumer, self.app.consumer.driver
         until = self.options.until_ms
-        # Ended by a flag, not cancelled: a cancelled end-offset probe can leave
-        # aiokafka connections open.
+        # Ended by a flag, not cancelled: a cancelled ListOffsets can leave aiokafka
+        # connections open.
         while not self.finishing:
             await asyncio.sleep(0.05)
             assigned = consumer.assignment()
             if not assigned:
                 continue
             past_until = until is not None and time.time() * 1000 >= until
-            need = [tp for tp in assigned if tp not in self.ends]
-            if need and (self.options.exit_at_end or past_until):
-                self.ends.update(await driver.end_offsets(need))
-            done = True
-            for tp in assigned:
-                if tp in self.finished_tps:
-                    continue
-                position = await driver.position(tp)
-                end = self.ends.get(tp)
-                if end is None or position is None or position < end:
-                    done = False
-                    break
-            if done:
+            if self.options.exit_at_end or past_until:
+                need = self.ends.unlisted(assigned)
+                if need:
+                    self.ends.add_listed(await driver.listed_end_offsets(need))
+            if all(tp in self.finished_tps or self.ends.done(tp) for tp in assigned):
                 self.stream.stop()  # iteration ends once the buffer is empty
                 return
+
+    async def _watch_engine(self) -> None:
+        """End the loop when the engine stops on its own (a crash: fetching failed)."""
+        await self.app.wait_stopping()
+        self.stream.stop()  # what was delivered is still written, then the run ends
 
     async def _show_progress(self) -> None:
         while True:
@@ -255,7 +260,8 @@ class _Run:
         await self.app.start()
         if options.exit_at_end:  # before the first message is processed, where we can
             consumer = self.app.consumer
-            self.ends.update(await consumer.driver.end_offsets(consumer.assignment()))
+            self.ends.add_listed(await consumer.driver.listed_end_offsets(consumer.assignment()))
+        engine_watcher = asyncio.create_task(self._watch_engine(), name="consume-engine")
         watcher = None
         if options.exit_at_end or options.until_ms is not None:
             watcher = asyncio.create_task(self._watch_ends(), name="consume-ends")
@@ -269,6 +275,9 @@ class _Run:
             interrupted = True  # Ctrl-C: what was written is committed, then stop
         finally:
             self.finishing = True
+            engine_watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await engine_watcher
             if progress is not None:
                 progress.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -290,6 +299,11 @@ class _Run:
                 print(f"kconsume: {self.stats.filter_errors} filter errors", file=self.err)
         if self.broken_pipe:
             _silence_stdout()
+        crash = self.app.crash_reason
+        if crash is not None:
+            if isinstance(crash, KConsumeError):
+                raise ConsumeFailedError(str(crash))
+            raise ConsumeFailedError(f"consuming failed: {type(crash).__name__}: {crash}")
         return 0
 
     async def _loop(self) -> None:

@@ -247,7 +247,7 @@ class TailSession:
                 app.request_stop()
             await app.wait_stopping()
             if not self._stop_requested:
-                reason = getattr(app, "_crash_reason", None)  # the App keeps it private
+                reason = app.crash_reason
                 self._fail(f"the engine stopped: {reason!r}" if reason else "the engine stopped")
             return True
         finally:
