@@ -84,15 +84,30 @@ async def peek(
     if not known:
         return [], missing
     bounds = await session.bounds()
-    ranges: dict[TP, tuple[int, int]] = {}
-    for tp, c in known.items():
-        start, end = bounds[tp]
-        ranges[tp] = (min(max(start, c - before), end), end)
 
     def enough(tp: TP, got: Any) -> bool:
         return sum(1 for r in got if r.offset >= known[tp]) > after
 
-    records = await session.read(ranges, stop=enough)
+    # Offsets before the committed one may hold no records (transaction markers,
+    # aborted or compacted records): look further back until ``before`` records are
+    # found or the log starts.
+    records: dict[TP, list[RecordLike]] = {}
+    lookback = dict.fromkeys(known, before)
+    todo = dict(known)
+    while todo:
+        ranges = {}
+        for tp, c in todo.items():
+            start, end = bounds[tp]
+            ranges[tp] = (min(max(start, c - lookback[tp]), end), end)
+        got = await session.read(ranges, stop=enough)
+        records.update(got)
+        short = {}
+        for tp, c in todo.items():
+            earlier = sum(1 for r in got[tp] if r.offset < c)
+            if earlier < before and ranges[tp][0] > bounds[tp][0]:
+                lookback[tp] = lookback[tp] * 4 + 16
+                short[tp] = c
+        todo = short
     peeked = [
         PeekedPartition(tp, c, *bounds[tp], records=select(records[tp], c, before, after))
         for tp, c in sorted(known.items())
