@@ -153,3 +153,46 @@ def test_bad_start_positions(spec: str) -> None:
 def test_naive_times_are_local() -> None:
     assert parse_time_ms("2023-11-14T22:13:20+00:00") == 1_700_000_000_000
     assert isinstance(parse_time_ms("2023-11-14T22:13:20"), int)
+
+
+# -- -e: when a partition is read to its end ---------------------------------------------
+
+
+def test_partition_end_takes_the_larger_source_and_waits_for_both() -> None:
+    from kconsume.consume.ends import PartitionEnds
+    from kconsume.engine import TP
+    from kconsume.engine.offsets import PartitionState
+    from kconsume.engine.types import Message
+
+    tp = TP("t", 0)
+    state = PartitionState(tp, None, 0.0)
+    ends = PartitionEnds({tp: state})
+    assert ends.unlisted([tp]) == [tp]
+    ends.add_listed({tp: 3})  # ListOffsets short of the end (Tansu: last batch base + 1)
+    assert ends.end(tp) is None and not ends.done(tp)  # no fetch has confirmed it
+    state.fetch_end = 10
+    assert ends.end(tp) == 10
+    state.fetch_end = 20  # a producer still writing: the end stays where it was found
+    assert ends.end(tp) == 10
+    message = Message(tp, 9, 0, None, None, (), 0.0, state)
+    state.track(message)
+    state.fetched_to(11)  # the fetch passed the end (record 10 waits in a buffer)
+    assert not ends.done(tp)  # offset 9 is delivered but not processed yet
+    state.ack(9)
+    assert ends.done(tp)
+
+
+def test_partition_is_not_done_before_its_position_reaches_the_end() -> None:
+    from kconsume.consume.ends import PartitionEnds
+    from kconsume.engine import TP
+    from kconsume.engine.offsets import PartitionState
+
+    tp = TP("t", 0)
+    state = PartitionState(tp, None, 0.0)
+    ends = PartitionEnds({tp: state})
+    ends.add_listed({tp: 5})
+    state.fetch_end = 5
+    state.delivered_end = 4  # the last record was delivered, its commit marker not passed
+    assert not ends.done(tp)
+    state.fetched_to(5)
+    assert ends.done(tp)
