@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench broker docs-screenshots clean
+.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench bench-exact broker docs-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
@@ -48,6 +48,9 @@ format: setup
 
 bench: setup  ## throughput ratios against a raw aiokafka loop, same run
 	$(PY) bench/run.py $(ARGS)
+
+bench-exact: setup  ## consume -o beginning -e of 1,000,000 librdkafka records: exactly every line
+	$(PY) bench/exact_end.py $(ARGS)
 
 broker: setup
 	$(VENV)/bin/kconsume broker $(ARGS)
