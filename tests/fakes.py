@@ -127,6 +127,9 @@ class FakeDriver:
     async def end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
         return {tp: self.highwater(tp) or 0 for tp in tps}
 
+    async def listed_end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        return await self.end_offsets(tps)
+
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
         out = {}
         for tp in tps:

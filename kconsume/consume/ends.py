@@ -14,8 +14,10 @@ stream and processed (written or filtered), whatever the fetch position says:
 * and no message below the end is still in flight: each was acked, which for
   ``consume`` means its loop body ran (and, in a group, its line was flushed).
 
-The fetch position itself is never used: it runs ahead of what the streams have
-seen (records wait in buffers, or are given back when a buffer fills).
+The Kafka client's live position is never used: it runs ahead of what the streams
+have seen (records wait in buffers, or are given back when a buffer fills).  The
+engine's ``position`` is the client's, sampled right after a fetch and applied only
+once that fetch's records were delivered.
 """
 
 from __future__ import annotations

@@ -228,19 +228,23 @@ class _Run:
         until = self.options.until_ms
         # Ended by a flag, not cancelled: a cancelled ListOffsets can leave aiokafka
         # connections open.
-        while not self.finishing:
-            await asyncio.sleep(0.05)
-            assigned = consumer.assignment()
-            if not assigned:
-                continue
-            past_until = until is not None and time.time() * 1000 >= until
-            if self.options.exit_at_end or past_until:
-                need = self.ends.unlisted(assigned)
-                if need:
-                    self.ends.add_listed(await driver.listed_end_offsets(need))
-            if all(tp in self.finished_tps or self.ends.done(tp) for tp in assigned):
-                self.stream.stop()  # iteration ends once the buffer is empty
-                return
+        try:
+            while not self.finishing:
+                await asyncio.sleep(0.05)
+                assigned = consumer.assignment()
+                if not assigned:
+                    continue
+                past_until = until is not None and time.time() * 1000 >= until
+                if self.options.exit_at_end or past_until:
+                    need = self.ends.unlisted(assigned)
+                    if need:
+                        self.ends.add_listed(await driver.listed_end_offsets(need))
+                        continue  # the assignment may have changed meanwhile
+                if all(tp in self.finished_tps or self.ends.done(tp) for tp in assigned):
+                    self.stream.stop()  # iteration ends once the buffer is empty
+                    return
+        except Exception as exc:  # the run must end, and not with exit 0
+            self.app.crash(exc)
 
     async def _watch_engine(self) -> None:
         """End the loop when the engine stops on its own (a crash: fetching failed)."""

@@ -229,12 +229,18 @@ class Consumer:
         for tp, idle in states.items():
             if tp not in batch and idle.delivering:
                 idle.fetched_to(positions.get(tp))
-                idle.highwater = driver.highwater(tp)
-                idle.fetch_end = driver.fetch_end(tp)
+                self._note_fetch(idle)
+        # The states as of this fetch: one replaced meanwhile (a rebalance) is inactive.
+        targets = [(states.get(tp), tp, records) for tp, records in batch.items()]
         now = time.monotonic()
-        for tp, records in batch.items():
-            state = states.get(tp)
-            if state is None or not state.delivering:
+        for target, tp, records in targets:
+            if target is None:
+                # Assigned, but its bookkeeping is not ready (the assignment is still being
+                # set up): give the records back, or they would be skipped for good.
+                self._give_back(tp, records)
+                continue
+            state = target
+            if not state.delivering:
                 self.dropped_total += len(records)
                 continue
             tp = state.tp
@@ -281,8 +287,18 @@ class Consumer:
                 self._settle_delivery(state, end, delivered)
             if state.delivering:
                 state.fetched_to(passed)
-            state.highwater = driver.highwater(tp)
-            state.fetch_end = driver.fetch_end(tp)
+            self._note_fetch(state)
+
+    def _note_fetch(self, state: PartitionState) -> None:
+        """Take the ends the last fetch reported.  Caller: :meth:`_deliver_batch`."""
+        state.highwater = self._driver.highwater(state.tp)
+        state.fetch_end = self._driver.fetch_end(state.tp)
+
+    def _give_back(self, tp: TP, records: Sequence[RecordLike]) -> None:
+        """Seek back to the first of ``records`` if the driver still has ``tp``."""
+        self.dropped_total += len(records)
+        if records and tp in self._driver.fetch_positions():
+            self._driver.seek(TP(tp[0], tp[1]), records[0].offset)
 
     def _settle_delivery(self, state: PartitionState, end: int | None, delivered: int) -> None:
         """Publish a slice's counts.  Caller: :meth:`_deliver_batch`, before any await.
@@ -471,10 +487,23 @@ class Consumer:
     async def on_partitions_assigned(self, assigned: set[TP]) -> None:
         """Create fresh bookkeeping at the group's committed offsets.
 
-        Caller: the driver once the group has assigned partitions.
+        Caller: the driver once the group has assigned partitions.  The partitions stay
+        paused at the driver until their bookkeeping and start positions are set, so
+        nothing is fetched for a partition the engine cannot track yet.  A failure here
+        (the committed offsets or the start position cannot be read) crashes the app:
+        the client would otherwise swallow it and fetch for nobody.
         """
-        committed = await self._driver.committed(assigned) if assigned else {}
-        await self._seek_to_start([tp for tp in assigned if committed.get(tp) is None])
+        self._driver.pause(assigned)
+        try:
+            committed = await self._driver.committed(assigned) if assigned else {}
+            await self._seek_to_start([tp for tp in assigned if committed.get(tp) is None])
+        except Exception as exc:
+            await self.on_task_error(exc)
+            app = self.transport.app
+            if app is not None:
+                app.crash(exc)  # whoever runs the app reports it, once
+                return
+            raise
         now = time.monotonic()
         for tp in assigned:
             tp = TP(tp.topic, tp.partition)
@@ -482,6 +511,7 @@ class Consumer:
             if old is not None and old.active:  # kept across the rebalance
                 continue
             self._states[tp] = PartitionState(tp, committed.get(tp), now)
+        self._driver.resume([tp for tp in assigned if not self._states[tp].paused_by])
         await self._on_partitions_assigned_cb(set(assigned))
         self._rebalancing = False
         self.events.publish(
@@ -577,7 +607,8 @@ class Consumer:
         except TimeoutError:
             error = f"no answer from the group coordinator in {self.commit_timeout:g}s"
         except Exception as exc:  # any broker error: report it, keep the old offsets
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            text = " ".join(str(exc).split())  # some clients' messages span lines
+            error = f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
         now = time.monotonic()
         for tp, offset in offsets.items():
             state = self._states.get(tp)

@@ -77,9 +77,9 @@ class PartitionState:
         self.delivered_end: int | None = None
         #: Delivered, not yet acked, in ascending offset order.
         self.inflight: dict[int, Message] = {}
-        #: The next offset the driver hands over: every offset below it was delivered,
-        #: or held no data record (a transaction marker, an aborted or compacted-away
-        #: record).  Moves after a fetch is delivered; None before the first fetch.
+        #: Everything below it was handed over by the driver: delivered, or held no data
+        #: record (a transaction marker, an aborted or compacted-away record).  Set only
+        #: by :meth:`fetched_to`, after a fetch is delivered; None before the first fetch.
         self.position: int | None = None
         #: Log end offset as last reported by the fetcher, when known.
         self.highwater: int | None = None

@@ -520,3 +520,61 @@ def test_consumer_stopped_errors_is_a_class_attribute_each_transport_overrides()
     assert Consumer.consumer_stopped_errors == ()
     assert KafkaConsumer.consumer_stopped_errors == (ConsumerStoppedError,)
     assert App("kafka://localhost:9092").consumer.consumer_stopped_errors == (ConsumerStoppedError,)
+
+
+# -- assignments being set up (review of issue 8) ---------------------------------------
+
+
+async def test_nothing_is_fetched_for_an_assignment_still_being_set_up() -> None:
+    from kconsume.engine import StartAt
+
+    app, driver, _ = make_app(start_at=StartAt("end"))
+    stream = app.stream("orders")
+    await app.start()
+    driver.committed_offsets[T0] = 0  # T0 resumes at 0; T1 has no committed offset
+    driver.produce(T0, 5)
+    slow_start = driver.start_offsets
+    started = asyncio.Event()
+
+    async def slow_start_offsets(tps: Any, start: Any) -> Any:
+        started.set()
+        await asyncio.sleep(0.2)  # as aiokafka's probe client takes a while
+        return await slow_start(tps, start)
+
+    driver.start_offsets = slow_start_offsets  # type: ignore[method-assign]
+    assigning = asyncio.create_task(driver.assign([T0, T1]))
+    await started.wait()
+    assert {T0, T1} <= driver.paused  # no fetch while the bookkeeping is not there
+    await assigning
+    assert not driver.paused
+    await wait_for(lambda: stream.buffered == 5, what="all five records delivered")
+    assert app.consumer.dropped_total == 0
+    await app.stop()
+
+
+async def test_records_for_a_partition_without_bookkeeping_are_given_back() -> None:
+    app, driver, _ = make_app()
+    app.stream("orders")  # not started: this test is the fetch loop
+    driver.assigned.add(T0)  # the client has it; the engine was not told yet
+    driver.positions[T0] = 3  # as after a fetch that returned 0..2
+    driver.produce(T0, 3)
+    await app.consumer._deliver_batch({T0: driver.log[T0]})
+    assert driver.positions[T0] == 0  # fetched again once the engine tracks it
+    assert app.consumer.partition_states() == {}
+
+
+async def test_a_failure_setting_up_an_assignment_crashes_the_app() -> None:
+    from kconsume.engine import StartAt
+    from kconsume.engine.transport.base import EndUnknownError
+
+    app, driver, _ = make_app(start_at=StartAt("end"))
+    app.stream("orders")
+    await app.start()
+
+    async def failing(tps: Any, start: Any) -> Any:
+        raise EndUnknownError("could not confirm the end offset of orders[0]")
+
+    driver.start_offsets = failing  # type: ignore[method-assign]
+    await driver.assign([T0])  # the client would log and swallow an exception
+    assert isinstance(app.crash_reason, EndUnknownError)
+    await app.stop()

@@ -112,6 +112,10 @@ class ConsumerDriver(Protocol):
         never take a short end for the real one.
         """
 
+    async def listed_end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """ListOffsets(latest) alone: a lower bound of the end, for callers whose own
+        fetches report the end (``consume -e``)."""
+
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
         """Concrete offsets for a start position (beginning, end, N, -N, @TIME)."""
 
