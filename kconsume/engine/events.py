@@ -236,11 +236,20 @@ class LoopBlockedWarning(WatchdogWarning):
 
     drift: float
     interval: float
+    suspended: bool = False
+    """The whole process stood still (SIGSTOP, a paused container or VM), not only the loop."""
     cause: str = "loop-blocked"
     subject: str = "loop"
 
     @property
     def summary(self) -> str:
+        if self.suspended:
+            return (
+                f"process suspended for {self.drift:.1f}s: no code ran (SIGSTOP, a paused "
+                "container or VM, a machine asleep), so heartbeats stopped and the group may "
+                "have given this member's partitions to another; its next commits fail and it "
+                "rejoins"
+            )
         return (
             f"event loop blocked: a {self.interval:g}s timer woke up {self.drift:.1f}s late. "
             "Code on the loop ran that long without awaiting (time.sleep, CPU-bound work, "

@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,6 +80,40 @@ class _FetchClock:
     since: float
 
 
+class ThreadClock:
+    """A daemon thread that ticks every ``period`` seconds and remembers its longest gap.
+
+    When the event loop wakes up late, this tells why: if the thread ticked on, code
+    held the loop (a blocking call); if its ticks stopped too, the whole process was
+    suspended (SIGSTOP, a paused container or VM, a machine asleep) and no code ran.
+    """
+
+    def __init__(self, period: float = 0.1) -> None:
+        self._period = period
+        self._last = time.monotonic()
+        self._longest_gap = 0.0
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kconsume-clock", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def _run(self) -> None:
+        while not self._halt.wait(self._period):
+            now = time.monotonic()
+            self._longest_gap = max(self._longest_gap, now - self._last)
+            self._last = now
+
+    def take_longest_gap(self) -> float:
+        """The longest gap between ticks since the last call (then forgotten)."""
+        gap = max(self._longest_gap, time.monotonic() - self._last)
+        self._longest_gap = 0.0
+        return gap
+
+
 class Watchdog:
     """Owned by the App: started with it, stopped before it stops the consumer."""
 
@@ -91,13 +127,19 @@ class Watchdog:
         self._fetch: dict[TP, _FetchClock] = {}
         #: Identity of each partition's bookkeeping, to notice a new assignment.
         self._seen: dict[TP, int] = {}
+        self._clock: ThreadClock | None = None
 
     def start(self) -> None:
         if self._task is None:
+            self._clock = ThreadClock()
+            self._clock.start()
             self._task = asyncio.create_task(self._watch_routine(), name="kconsume-watchdog")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock.stop()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -111,16 +153,21 @@ class Watchdog:
             before = loop.time()
             await asyncio.sleep(interval)
             now = loop.time()
+            drift = now - before - interval
+            gap = self._clock.take_longest_gap() if self._clock is not None else 0.0
             try:
-                self.check(now, drift=now - before - interval)
+                self.check(now, drift=drift, suspended=drift > 0 and gap >= drift * 0.8)
             except Exception:  # a watchdog bug must never stop the engine
                 log.exception("watchdog check failed")
 
     # -- the checks ----------------------------------------------------------------
 
-    def check(self, now: float, drift: float = 0.0) -> None:
-        """Run every check once.  Caller: the routine (and tests, with a fake clock)."""
-        self._check_loop(drift)
+    def check(self, now: float, drift: float = 0.0, suspended: bool = False) -> None:
+        """Run every check once.  Caller: the routine (and tests, with a fake clock).
+
+        ``suspended``: the whole process, not just the loop, stood still for ``drift``.
+        """
+        self._check_loop(drift, suspended)
         consumer = self.app.consumer
         if consumer.rebalancing:
             return
@@ -143,10 +190,13 @@ class Watchdog:
         for stream in self.app.conductor.streams:
             self._check_stream(stream, now)
 
-    def _check_loop(self, drift: float) -> None:
+    def _check_loop(self, drift: float, suspended: bool) -> None:
         threshold = self.settings.loop_block_threshold
         if drift >= threshold:
-            self._raise(LoopBlockedWarning(drift=drift, interval=self.settings.interval), True)
+            warning = LoopBlockedWarning(
+                drift=drift, interval=self.settings.interval, suspended=suspended
+            )
+            self._raise(warning, True)
         elif drift < threshold / 2:
             self._clear("loop-blocked", "loop")
 

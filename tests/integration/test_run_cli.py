@@ -103,3 +103,48 @@ async def test_an_agent_that_raises_stops_the_run_with_exit_1(
     assert result.returncode == 1
     assert "kconsume: stopped: KeyError: 'customer'" in result.stderr
     assert "agent handler failed" in result.stderr  # the traceback, logged
+
+
+FROZEN_APP = """
+from kconsume import App
+
+app = App("{url}", group_id="frozen-{topic}", commit_interval=0.2, watchdog_interval=0.1,
+          session_timeout_ms=2000, heartbeat_interval_ms=300)
+
+@app.agent("{topic}")
+async def idle(stream):
+    async for event in stream:
+        pass
+"""
+
+
+async def test_frozen_member_is_reported_as_suspended_not_as_a_blocked_loop(
+    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+) -> None:
+    """Chaos fault 'freeze' (SIGSTOP past the session timeout): the watchdog used to tell
+    the user to look for time.sleep in their code."""
+    app_file = tmp_path / "frozen.py"
+    app_file.write_text(FROZEN_APP.format(url=broker.url, topic=topic))
+    await produce(topic, 3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kconsume", "run", str(app_file), "--headless", "--every", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        deadline = time.monotonic() + 30
+        event = ""
+        while "assigned" not in event:  # its group has given it the partitions
+            assert time.monotonic() < deadline, "never assigned"
+            event = proc.stdout.readline()
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(2.5)  # not a wait for anything: the fault, a freeze this long
+        proc.send_signal(signal.SIGCONT)
+        line = ""
+        while "suspended" not in line and "blocked" not in line:
+            assert time.monotonic() < deadline, "no warning about the freeze"
+            line = proc.stderr.readline()
+        assert "process suspended for" in line, line
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
