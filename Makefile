@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench bench-exact broker docs-screenshots clean
+.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench bench-exact chaos broker docs-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
@@ -38,19 +38,22 @@ test-snapshot-update: setup  ## accept changed snapshots: look at snapshot_repor
 	$(PY) -m pytest tests/tui --snapshot-update $(ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff format --check kconsume tests bench
-	$(VENV)/bin/ruff check kconsume tests bench
+	$(VENV)/bin/ruff format --check kconsume tests bench chaos
+	$(VENV)/bin/ruff check kconsume tests bench chaos
 	$(VENV)/bin/mypy
 
 format: setup
-	$(VENV)/bin/ruff format kconsume tests bench
-	$(VENV)/bin/ruff check --fix kconsume tests bench
+	$(VENV)/bin/ruff format kconsume tests bench chaos
+	$(VENV)/bin/ruff check --fix kconsume tests bench chaos
 
 bench: setup  ## throughput ratios against a raw aiokafka loop, same run
 	$(PY) bench/run.py $(ARGS)
 
 bench-exact: setup  ## consume -o beginning -e of 1,000,000 librdkafka records: exactly every line
 	$(PY) bench/exact_end.py $(ARGS)
+
+chaos: setup  ## group consumers under 20+ seeded faults (kill, freeze, broker freeze, storms): nothing lost
+	$(PY) chaos/run.py $(ARGS)
 
 broker: setup
 	$(VENV)/bin/kconsume broker $(ARGS)

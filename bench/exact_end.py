@@ -61,7 +61,8 @@ def main() -> int:
     with EmbeddedBroker() as broker:
         took = produce(broker.bootstrap, topic, args.records, args.partitions)
         print(
-            f"produced {args.records:,} records over {args.partitions} partitions (lz4, librdkafka) in {took:.1f}s"
+            f"produced {args.records:,} records over {args.partitions} partitions "
+            f"(lz4, librdkafka) in {took:.1f}s"
         )
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -81,7 +82,8 @@ def main() -> int:
         code = process.wait()
         took = time.perf_counter() - started
     print(
-        f"consume -o beginning -e: exit {code}, {lines:,} lines in {took:.1f}s ({lines / took:,.0f}/s)"
+        f"consume -o beginning -e: exit {code}, {lines:,} lines in {took:.1f}s "
+        f"({lines / took:,.0f}/s)"
     )
     expected = [
         args.records // args.partitions + (p < args.records % args.partitions)
