@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from .engine.transport.aiokafka import (
     bootstrap_servers,
     client_settings,
 )
+from .engine.transport.diagnose import connect_failure
 
 __all__ = ["create_topics", "producer"]
 
@@ -28,8 +30,13 @@ async def create_topics(
     )
     try:
         await admin.start()
-    except KafkaConnectionError as exc:
-        raise BrokerUnreachableError(f"cannot reach a Kafka broker at {url} ({exc})") from None
+    except (KafkaConnectionError, KeyError) as exc:  # KeyError: a refused SCRAM login
+        with contextlib.suppress(Exception):
+            await admin.close()
+        message = await connect_failure(exc, bootstrap_servers(url), client_settings(settings))
+        if message is None:
+            raise
+        raise BrokerUnreachableError(message) from None
     try:
         existing = set(await admin.list_topics())
         new = [

@@ -22,14 +22,18 @@ def run_python_file(file: Path, *, what: str, bad: str, run_name: str) -> dict[s
     error, which is shown with a caret under its position.
     """
     try:
-        source = file.read_text()
+        source = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PythonFileError(f"cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PythonFileError(f"{bad}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         compile(source, str(file), "exec")
     except SyntaxError as exc:
         raise PythonFileError(caret_message(bad, source, exc)) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, nesting too deep
+        raise PythonFileError(f"{bad}: {type(exc).__name__}: {str(exc) or 'too complex'}") from None
     try:
         return runpy.run_path(str(file), run_name=run_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # exit() at load time is not ours to obey
         raise PythonFileError(f"{what} failed while loading: {type(exc).__name__}: {exc}") from None

@@ -52,8 +52,21 @@ app.command("broker", rich_help_panel="Local development")(broker_command)
 app.command("demo", rich_help_panel="Local development")(demo_command)
 
 
+class _SaidByKconsume(logging.Filter):
+    """aiokafka's "Unable connect to ..." lines: kconsume says why it could not connect,
+    in one line of its own (see ``engine/transport/diagnose.py``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("aiokafka")
+            and str(record.msg).startswith(("Unable connect to", "Unable to request metadata"))
+        )
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_SaidByKconsume())
     app()

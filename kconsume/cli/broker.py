@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..broker import EmbeddedBroker
 from ..engine.transport.base import KConsumeError
-from .errors import fail
+from .errors import EXIT_USAGE, fail
 
 
 def broker_command(
     port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 9092,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    cert: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Serve TLS with this PEM certificate."),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="The certificate's PEM key.")
+    ] = None,
+    authentication: Annotated[
+        bool, typer.Option(help="Require a SASL SCRAM login (Tansu's --authentication).")
+    ] = False,
 ) -> None:
     """Run the embedded in-memory broker (Tansu) until Ctrl-C.
 
     Needs the broker extra: pip install 'kconsume[broker]'.  Topics are not
     created automatically; data lives in memory and is gone when it stops.
     """
-    broker = EmbeddedBroker(port=port, host=host)
+    if (cert is None) != (key is None):
+        raise fail("--cert and --key go together", EXIT_USAGE)
+    broker = EmbeddedBroker(port=port, host=host, cert=cert, key=key, authentication=authentication)
     try:
         broker.start()
     except KConsumeError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"broker listening on {broker.url} (log: {broker.log_path}); Ctrl-C stops it")
+    what = "TLS " if broker.tls else ""
+    typer.echo(f"broker listening on {what}{broker.url} (log: {broker.log_path}); Ctrl-C stops it")
     try:
         code = broker.wait()
     except KeyboardInterrupt:

@@ -55,13 +55,10 @@ def commit_command(
     """  # fmt: skip
     chosen = selection(target)
     where = commit_to(to)
-    settings = {
-        **o.client_config(config),
-        **o.security_settings(
-            security_protocol, sasl_mechanism, sasl_username, sasl_password,
-            ssl_cafile, ssl_certfile, ssl_keyfile,
-        ),
-    }  # fmt: skip
+    settings = o.broker_settings(
+        config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
+        ssl_cafile, ssl_certfile, ssl_keyfile,
+    )  # fmt: skip
 
     def say(text: str) -> None:
         print(text, flush=True)

@@ -86,13 +86,10 @@ def consume_command(
             strict=strict,
             stats=stats,
             progress=sys.stderr.isatty() and (exit_at_end or count is not None),
-            broker_settings={
-                **o.client_config(config),
-                **o.security_settings(
-                    security_protocol, sasl_mechanism, sasl_username, sasl_password,
-                    ssl_cafile, ssl_certfile, ssl_keyfile,
-                ),
-            },
+            broker_settings=o.broker_settings(
+                config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
+                ssl_cafile, ssl_certfile, ssl_keyfile,
+            ),
         )
     )  # fmt: skip
     code = run_async(run_consume(options, sys.stdout.buffer, sys.stderr))

@@ -7,6 +7,8 @@ checking everything that can be checked before connecting.
 
 from __future__ import annotations
 
+import re
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +17,8 @@ import typer
 
 from ..consume import ConsumeOptions, FilterSyntaxError, prepare
 from ..engine.positions import StartAt, parse_time_ms
-from ..engine.transport.aiokafka import PASSTHROUGH
+from ..engine.transport.aiokafka import PASSTHROUGH, bootstrap_servers, client_settings
+from ..engine.transport.base import KConsumeError
 from .errors import EXIT_USAGE, fail
 
 KAFKA = "Kafka"
@@ -37,7 +40,7 @@ Broker = Annotated[
     str,
     typer.Option(
         "-b", "--broker", envvar="KCONSUME_BROKER", help="host:port[,host:port]",
-        rich_help_panel=KAFKA,
+        rich_help_panel=KAFKA, callback=lambda value: broker_address(value),
     ),
 ]  # fmt: skip
 Group = Annotated[
@@ -81,7 +84,7 @@ Partitions = Annotated[
     list[int] | None,
     typer.Option(
         "-p", "--partition", help="Only this partition (repeatable).", min=0,
-        rich_help_panel=START,
+        max=2**31 - 1, rich_help_panel=START,
     ),
 ]  # fmt: skip
 ExitAtEnd = Annotated[
@@ -163,6 +166,61 @@ def until_time(value: str | None) -> int | None:
         raise typer.BadParameter(str(exc), param_hint="'--until'") from None
 
 
+#: Settings given as ``-X`` that hold numbers (Kafka's int32s), with their least value.
+_INT_SETTINGS = {
+    **{k: 1 for k in PASSTHROUGH if k.endswith("_ms")},
+    "fetch_max_wait_ms": 0,
+    "max_poll_records": 1,
+    "fetch_max_bytes": 1,
+    "max_partition_fetch_bytes": 1,
+}
+_INT32_MAX = 2**31 - 1
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "security_protocol": SECURITY_PROTOCOLS,
+    "sasl_mechanism": SASL_MECHANISMS,
+    "isolation_level": ("read_committed", "read_uncommitted"),
+}
+_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+#: ``-X`` names: the client's own (dots or underscores), and kcat's (librdkafka's) for
+#: the same things.
+_X_NAMES: dict[str, str] = {
+    **{k: k for k in PASSTHROUGH - {"ssl_context", "sasl_oauth_token_provider"}},
+    **{k: k for k in (*_FILES, "ssl_password")},
+    "ssl_ca_location": "ssl_cafile",
+    "ssl_certificate_location": "ssl_certfile",
+    "ssl_key_location": "ssl_keyfile",
+    "ssl_key_password": "ssl_password",
+    "sasl_mechanisms": "sasl_mechanism",
+    "sasl_username": "sasl_plain_username",
+    "sasl_password": "sasl_plain_password",
+}
+
+
+def _bad(message: str, hint: str = "'-X'") -> typer.BadParameter:
+    return typer.BadParameter(message, param_hint=hint)
+
+
+def _setting_value(key: str, text: str, shown: str, hint: str = "'-X'") -> Any:
+    """The value of one setting, checked: numbers, choices and files."""
+    text = text.strip()
+    if key in _INT_SETTINGS:
+        least = _INT_SETTINGS[key]
+        if not re.fullmatch(r"[0-9]{1,10}", text) or not least <= int(text) <= _INT32_MAX:
+            raise _bad(f"{shown}={text!r}: a whole number from {least} to {_INT32_MAX}", hint)
+        return int(text)
+    if key in _CHOICES:
+        choices = _CHOICES[key]
+        wanted = text.upper() if key != "isolation_level" else text.lower()
+        if wanted not in choices:
+            raise _bad(f"{shown}={text!r}: use one of {', '.join(choices)}", hint)
+        return wanted
+    if key in _FILES and not Path(text).is_file():
+        raise _bad(f"{shown}={text!r}: no such file", hint)
+    return text
+
+
 def security_settings(
     security_protocol: str | None,
     sasl_mechanism: str | None,
@@ -172,32 +230,104 @@ def security_settings(
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
 ) -> dict[str, Any]:
-    """Transport settings from the Kafka options (only those given)."""
+    """Transport settings from the Kafka options (only those given), checked."""
     settings: dict[str, Any] = {
-        "security_protocol": security_protocol,
-        "sasl_mechanism": sasl_mechanism,
         "sasl_plain_username": sasl_username,
         "sasl_plain_password": sasl_password,
         "ssl_cafile": str(ssl_cafile) if ssl_cafile else None,
         "ssl_certfile": str(ssl_certfile) if ssl_certfile else None,
         "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
     }
+    if security_protocol is not None:
+        settings["security_protocol"] = _setting_value(
+            "security_protocol", security_protocol, "--security-protocol", "'--security-protocol'"
+        )
+    if sasl_mechanism is not None:
+        settings["sasl_mechanism"] = _setting_value(
+            "sasl_mechanism", sasl_mechanism, "--sasl-mechanism", "'--sasl-mechanism'"
+        )
     return {k: v for k, v in settings.items() if v is not None}
 
 
 def client_config(specs: list[str] | None) -> dict[str, Any]:
-    """``-X name=value`` settings (dots or underscores) for the aiokafka client."""
+    """``-X name=value`` settings (dots or underscores; kcat's names too), checked."""
     out: dict[str, Any] = {}
     for spec in specs or []:
         name, sep, value = spec.partition("=")
-        key = name.strip().replace(".", "_")
-        if not sep or key not in PASSTHROUGH:
-            known = ", ".join(sorted(k.replace("_", ".") for k in PASSTHROUGH))
-            raise typer.BadParameter(
-                f"{spec!r}: use NAME=VALUE with NAME one of {known}", param_hint="'-X'"
-            )
-        out[key] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+        key = _X_NAMES.get(name.strip().replace(".", "_").replace("-", "_").lower())
+        if not sep or key is None:
+            known = ", ".join(sorted(k.replace("_", ".") for k in _X_NAMES))
+            raise _bad(f"{spec!r}: use NAME=VALUE with NAME one of {known}")
+        out[key] = _setting_value(key, value, name.strip())
     return out
+
+
+def broker_settings(
+    config: list[str] | None,
+    security_protocol: str | None,
+    sasl_mechanism: str | None,
+    sasl_username: str | None,
+    sasl_password: str | None,
+    ssl_cafile: Path | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> dict[str, Any]:
+    """The client settings of ``-X`` and the Kafka options together, checked as a whole.
+
+    SASL without a protocol means ``SASL_PLAINTEXT`` (``SASL_SSL`` with TLS files);
+    TLS files without one mean ``SSL``.  The TLS files are loaded now, so a file that
+    is not a certificate or key is a usage error, not a failure after connecting.
+    """
+    settings = {
+        **client_config(config),
+        **security_settings(
+            security_protocol, sasl_mechanism, sasl_username, sasl_password,
+            ssl_cafile, ssl_certfile, ssl_keyfile,
+        ),
+    }  # fmt: skip
+    tls_files = any(settings.get(k) for k in _FILES)
+    mechanism = settings.get("sasl_mechanism")
+    if "security_protocol" not in settings and mechanism is not None:
+        settings["security_protocol"] = "SASL_SSL" if tls_files else "SASL_PLAINTEXT"
+    protocol = settings.get("security_protocol", "SSL" if tls_files else "PLAINTEXT")
+    if protocol.startswith("SASL_"):
+        if mechanism is None:
+            raise _bad(f"{protocol} needs a mechanism", "'--sasl-mechanism'")
+        missing = [
+            option
+            for option, key in (
+                ("--sasl-username", "sasl_plain_username"),
+                ("--sasl-password", "sasl_plain_password"),
+            )
+            if key not in settings
+        ]
+        if mechanism != "GSSAPI" and missing:
+            raise _bad(f"SASL {mechanism} needs {' and '.join(missing)}", f"'{missing[0]}'")
+    try:
+        client_settings(settings)  # builds the TLS context: reads the files
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        files = ", ".join(str(settings[k]) for k in _FILES if settings.get(k))
+        raise _bad(f"cannot use the TLS files ({files}): {reason}", "TLS") from None
+    return settings
+
+
+def broker_address(value: str) -> str:
+    """``-b``: ``HOST:PORT[,HOST:PORT]`` (or ``kafka://...``); BadParameter if it is not."""
+    try:
+        servers = bootstrap_servers(value)
+    except KConsumeError as exc:
+        raise _bad(str(exc), "'-b' / '--broker'") from None
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if (
+            not host
+            or any(c.isspace() for c in host)
+            or not re.fullmatch(r"[0-9]{1,5}", port)
+            or not 0 < int(port) < 65536
+        ):
+            raise _bad(f"bad broker address {server!r}: use HOST:PORT", "'-b' / '--broker'")
+    return value
 
 
 def checked(options: ConsumeOptions) -> ConsumeOptions:

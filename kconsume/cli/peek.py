@@ -98,13 +98,10 @@ def peek_command(
         )
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    settings = {
-        **o.client_config(config),
-        **o.security_settings(
-            security_protocol, sasl_mechanism, sasl_username, sasl_password,
-            ssl_cafile, ssl_certfile, ssl_keyfile,
-        ),
-    }  # fmt: skip
+    settings = o.broker_settings(
+        config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
+        ssl_cafile, ssl_certfile, ssl_keyfile,
+    )  # fmt: skip
 
     async def main() -> None:
         async with open_session(broker, group, chosen, settings) as session:

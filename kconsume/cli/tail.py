@@ -78,13 +78,10 @@ def tail_command(
             headers=header or [],
             greps=grep or [],
             script=script,
-            broker_settings={
-                **o.client_config(config),
-                **o.security_settings(
-                    security_protocol, sasl_mechanism, sasl_username, sasl_password,
-                    ssl_cafile, ssl_certfile, ssl_keyfile,
-                ),
-            },
+            broker_settings=o.broker_settings(
+                config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
+                ssl_cafile, ssl_certfile, ssl_keyfile,
+            ),
         )
     )  # fmt: skip
     from ..tui.run import run_tail

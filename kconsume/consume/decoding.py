@@ -50,10 +50,21 @@ def _tolerant(name: str, decode: Callable[[bytes], Any]) -> Codec:
     return Codec(f"{name}?", safe)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _int64(data: bytes) -> int:
+    number: int = codec("int").decode_bytes(data)
+    if number not in _INT64:  # JSON writers cannot write it: keep the digits as text
+        raise ValueError("outside the 64-bit range")
+    return number
+
+
 _CODECS = {
     "auto": Codec("auto", decode_auto),
     "raw": codec("raw"),
-    **{name: _tolerant(name, codec(name).decode_bytes) for name in ("json", "str", "int")},
+    **{name: _tolerant(name, codec(name).decode_bytes) for name in ("json", "str")},
+    "int": _tolerant("int", _int64),
 }
 
 

@@ -79,6 +79,10 @@ def compile_where(expressions: Sequence[str]) -> Where | None:
             raise FilterSyntaxError(
                 caret_message("bad --where expression", expression, exc)
             ) from None
+        except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, too deep
+            raise FilterSyntaxError(
+                f"bad --where expression: {type(exc).__name__}: {str(exc) or 'too complex'}"
+            ) from None
     return Where(tuple(expressions), tuple(codes))
 
 
@@ -103,6 +107,18 @@ class Prefilter:
         return True
 
 
+def _raw_bytes(text: str) -> bytes:
+    """Command-line text as the bytes typed: UTF-8, and bytes that were not UTF-8 as they were.
+
+    Python hands non-UTF-8 argument bytes over as surrogate escapes; anything that
+    still cannot be encoded (a lone surrogate from elsewhere) is a usage error.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise FilterSyntaxError(f"{text!r} is not text that can be matched as bytes") from None
+
+
 def make_prefilter(headers: Sequence[str], greps: Sequence[str]) -> Prefilter | None:
     """Parse ``NAME=VALUE`` headers and byte regexes; FilterSyntaxError if one is broken."""
     if not headers and not greps:
@@ -112,16 +128,18 @@ def make_prefilter(headers: Sequence[str], greps: Sequence[str]) -> Prefilter | 
         name, sep, value = spec.partition("=")
         if not sep or not name:
             raise FilterSyntaxError(f"bad --header {spec!r}: use NAME=VALUE")
-        parsed.append((name, value.encode()))
+        parsed.append((name, _raw_bytes(value)))
     patterns = []
     for spec in greps:
         try:
-            patterns.append(re.compile(spec.encode()))
+            patterns.append(re.compile(_raw_bytes(spec)))
         except re.error as exc:
             position = exc.pos if exc.pos is not None else 0
             raise FilterSyntaxError(
                 f"bad --grep regex: {exc.msg}\n  {spec}\n  {' ' * position}^"
             ) from None
+        except (OverflowError, RecursionError, ValueError) as exc:  # a{99999999999}, too deep
+            raise FilterSyntaxError(f"bad --grep regex {spec!r}: {exc}") from None
     return Prefilter(tuple(parsed), tuple(patterns))
 
 

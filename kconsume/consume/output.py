@@ -7,6 +7,7 @@ UTF-8 are never dropped or mangled: they are written base64-encoded and flagged.
 
 from __future__ import annotations
 
+import re
 import string
 import time
 from collections.abc import Callable
@@ -98,10 +99,15 @@ def raw(event: Event, value: Any) -> bytes:
 
 
 def local_time(timestamp_ms: int) -> str:
+    """Local time with milliseconds; ``-`` for none, the number itself past what the OS knows."""
     if timestamp_ms < 0:
         return "-"
     seconds, millis = divmod(timestamp_ms, 1000)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(seconds))}.{millis:03d}"
+    try:
+        moment = time.localtime(seconds)
+    except (OverflowError, OSError, ValueError):  # a producer may write any int64
+        return f"@{timestamp_ms}ms"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', moment)}.{millis:03d}"
 
 
 class _Colors:
@@ -140,33 +146,80 @@ def _unescape(template: str) -> str:
     return template.replace("\\n", "\n").replace("\\t", "\t")
 
 
+#: A value of each template field's type (every field is text or a number), to try a
+#: template on before anything is consumed.
+_SAMPLE_FIELDS: dict[str, Any] = {
+    "topic": "orders",
+    "partition": 0,
+    "offset": 1042,
+    "timestamp": 1795791249599,
+    "time": "2026-11-27 14:00:00.000",
+    "key": "k",
+    "value": "v",
+    "headers": "{}",
+}
+
+
+def _encode_line(line: str) -> bytes:
+    # Command-line text that was not UTF-8 arrives as surrogate escapes: write those bytes back.
+    return (line + "\n").encode("utf-8", "surrogateescape")
+
+
 def template(spec: str) -> Formatter:
-    """A ``str.format`` template over :data:`TEMPLATE_FIELDS`; ValueError if it is broken."""
+    """A ``str.format`` template over :data:`TEMPLATE_FIELDS`; ValueError if it is broken.
+
+    Fields are plain names with an optional conversion and format spec
+    (``{offset:>8}``, ``{key!r}``): every field is text or a number, so indexing
+    and attributes (``{value[0]}``, ``{key.x}``) are refused, and the template is
+    tried on sample values first, so a spec that cannot apply is refused too.
+    """
     text = _unescape(spec)
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        parsed = [(f, s) for _, f, s, _ in string.Formatter().parse(text) if f is not None]
     except ValueError as exc:
         raise ValueError(f"bad template {spec!r}: {exc}") from None
+    fields = [f for f, _ in parsed]
+    for field_name, format_spec in parsed:
+        if "{" in (format_spec or "") or any(
+            len(n) > 4 for n in re.findall(r"[0-9]+", format_spec or "")
+        ):
+            raise ValueError(
+                f"bad template {spec!r}: {{{field_name}:{format_spec}}}: format specs take "
+                "no fields and numbers up to 9999"
+            )
     unknown = sorted({f.split(".")[0].split("[")[0] for f in fields} - set(TEMPLATE_FIELDS))
     if unknown:
         raise ValueError(
             f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in template; "
             f"known: {', '.join(TEMPLATE_FIELDS)}"
         )
+    extended = sorted({f for f in fields if f not in TEMPLATE_FIELDS})
+    if extended:
+        raise ValueError(
+            f"bad template {spec!r}: {{{extended[0]}}}: fields are plain names "
+            "(indexing and attributes are not supported: use --script for more)"
+        )
+    try:
+        _encode_line(text.format(**_SAMPLE_FIELDS))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise ValueError(f"bad template {spec!r}: {type(exc).__name__}: {exc}") from None
 
     def format_template(event: Event, value: Any) -> bytes:
         m = event.message
-        line = text.format(
-            topic=m.topic,
-            partition=m.partition,
-            offset=m.offset,
-            timestamp=m.timestamp,
-            time=local_time(m.timestamp),
-            key=_text(event.key),
-            value=_text(value),
-            headers=_text(_json_headers(m.headers)),
-        )
-        return (line + "\n").encode()
+        try:
+            line = text.format(
+                topic=m.topic,
+                partition=m.partition,
+                offset=m.offset,
+                timestamp=m.timestamp,
+                time=local_time(m.timestamp),
+                key=_text(event.key),
+                value=_text(value),
+                headers=_text(_json_headers(m.headers)),
+            )
+            return _encode_line(line)
+        except (ValueError, TypeError, OverflowError) as exc:  # {offset:c} past U+10FFFF, ...
+            raise ValueError(f"template: {type(exc).__name__}: {exc}") from None
 
     return format_template
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-__all__ = ["StartAt", "parse_time_ms"]
+__all__ = ["MAX_OFFSET", "StartAt", "parse_number", "parse_time_ms"]
+
+#: Offsets and timestamps are int64 on the wire: nothing larger can be asked for.
+MAX_OFFSET = 2**63 - 1
 
 StartKind = Literal["beginning", "end", "stored", "offset", "from_end", "time"]
 
@@ -28,23 +31,34 @@ _ALIASES: dict[str, StartKind] = {
 }
 
 
+def parse_number(text: str, what: str, limit: int = MAX_OFFSET) -> int:
+    """``text`` (ASCII digits) as an int no larger than ``limit``; ValueError if it is larger."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(limit)) or int(digits) > limit:
+        raise ValueError(f"{what} {text} is too large (at most {limit})")
+    return int(digits)
+
+
 def parse_time_ms(text: str) -> int:
     """Epoch milliseconds from ``1700000000000`` or an ISO 8601 time (naive means local).
 
+    A time before 1970 is 0: the first record at or after it is the first record
+    (a negative time would mean something else to the broker: -1 is "latest").
     Raises ValueError with a message meant for people.
     """
     text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
+    if re.fullmatch(r"[0-9]+", text):
+        return parse_number(text, "time")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # local time, as a person typing it means
+        millis = int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):  # not a time, or no time this platform has
         raise ValueError(
             f"{text!r} is not a time: use ISO 8601 (2026-11-27T14:00:00Z) or epoch milliseconds"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as a person typing it means
-    return int(moment.timestamp() * 1000)
+    return max(0, millis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +76,10 @@ class StartAt:
             return cls(_ALIASES[text.lower()])
         if text.startswith("@"):
             return cls("time", parse_time_ms(text[1:]))
-        if re.fullmatch(r"-\d+", text):
-            return cls("from_end", int(text[1:]))
-        if re.fullmatch(r"\d+", text):
-            return cls("offset", int(text))
+        if re.fullmatch(r"-[0-9]+", text):
+            return cls("from_end", parse_number(text[1:], "offset"))
+        if re.fullmatch(r"[0-9]+", text):
+            return cls("offset", parse_number(text, "offset"))
         raise ValueError(
             f"bad offset {spec!r}: use beginning, end, stored, N, -N (N before the end) or @TIME"
         )

@@ -10,7 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..engine.positions import StartAt, parse_time_ms
+from ..engine.positions import StartAt, parse_number, parse_time_ms
+
+#: Partition numbers are int32 on the wire.
+MAX_PARTITION = 2**31 - 1
 
 __all__ = ["CommitTo", "Selection"]
 
@@ -31,12 +34,13 @@ class Selection:
         if not sep:
             return cls(topic)
         parts = [p.strip() for p in rest.split(",")]
-        if not all(re.fullmatch(r"\d+", p) for p in parts):
+        if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
             raise ValueError(
                 f"bad TOPIC[:PARTITION] {spec!r}: partitions are numbers, as in {topic}:0 or "
                 f"{topic}:0,2"
             )
-        return cls(topic, tuple(sorted({int(p) for p in parts})))
+        numbers = {parse_number(p, "partition", MAX_PARTITION) for p in parts}
+        return cls(topic, tuple(sorted(numbers)))
 
     def __str__(self) -> str:
         if self.partitions is None:
@@ -61,10 +65,11 @@ class CommitTo:
     @classmethod
     def parse(cls, spec: str) -> CommitTo:
         text = spec.strip()
-        if re.fullmatch(r"[+-]\d+", text):
-            return cls("shift", int(text))
-        if re.fullmatch(r"\d+", text):
-            return cls("offset", int(text))
+        if re.fullmatch(r"[+-][0-9]+", text):
+            shift = parse_number(text[1:], "shift")
+            return cls("shift", -shift if text[0] == "-" else shift)
+        if re.fullmatch(r"[0-9]+", text):
+            return cls("offset", parse_number(text, "offset"))
         if text.startswith("@"):
             return cls("time", parse_time_ms(text[1:]))  # its ValueError says what is wrong
         try:

@@ -43,6 +43,7 @@ from ..engine.transport.aiokafka import (
     client_settings,
 )
 from ..engine.transport.base import KConsumeError, RecordLike
+from ..engine.transport.diagnose import connect_failure
 from ..engine.types import TP
 from .selection import Selection
 
@@ -358,10 +359,11 @@ async def open_session(
         reader.pause(tps)  # fetch only what read() asks for
         try:
             await client.start()
-        except KafkaConnectionError as exc:
-            raise BrokerUnreachableError(
-                f"cannot reach a Kafka broker at {','.join(servers)} ({exc})"
-            ) from None
+        except (KafkaConnectionError, KeyError) as exc:  # KeyError: a refused SCRAM login
+            message = await connect_failure(exc, servers, client_kwargs)
+            if message is None:
+                raise
+            raise BrokerUnreachableError(message) from None
         yield GroupSession(group, tps, reader, client, servers, client_kwargs)
     finally:
         await client.stop()

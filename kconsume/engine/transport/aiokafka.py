@@ -37,6 +37,7 @@ from .base import (
     Transport,
     UnknownTopicError,
 )
+from .diagnose import connect_failure
 
 __all__ = [
     "AIOKafkaDriver",
@@ -217,11 +218,12 @@ class AIOKafkaDriver:
         self._client = AIOKafkaConsumer(**self._client_settings)
         try:
             await self._client.start()
-        except KafkaConnectionError as exc:
+        except (KafkaConnectionError, KeyError) as exc:  # KeyError: a refused SCRAM login
             await self._client.stop()
-            raise BrokerUnreachableError(
-                f"cannot reach a Kafka broker at {','.join(self._servers)} ({exc})"
-            ) from None
+            message = await connect_failure(exc, self._servers, self._client_settings)
+            if message is None:
+                raise
+            raise BrokerUnreachableError(message) from None
         existing = await self._client.topics()
         missing = sorted(set(topics) - existing)
         if missing:
