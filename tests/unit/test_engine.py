@@ -578,3 +578,83 @@ async def test_a_failure_setting_up_an_assignment_crashes_the_app() -> None:
     await driver.assign([T0])  # the client would log and swallow an exception
     assert isinstance(app.crash_reason, EndUnknownError)
     await app.stop()
+
+
+# -- the chaos run's faults, on the engine alone -----------------------------------------
+
+
+async def test_revoke_in_the_middle_of_a_fetch_commits_before_the_oldest_unprocessed() -> None:
+    app, driver, _ = make_app(revoke_drain_timeout=0.1)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.batch_size = 1000  # one fetch, delivered in slices of 256
+    held: list[Message] = []
+    processed = 0
+
+    async def read() -> None:
+        nonlocal processed
+        async for event in stream:
+            processed += 1
+            if event.offset >= 300:  # written nowhere yet: kept unacked
+                app.consumer.hold(event.message)
+                held.append(event.message)
+
+    reader = asyncio.create_task(read())
+    driver.produce(T0, 1000)
+    await wait_for(lambda: processed >= 400, what="a revoke mid-fetch")
+    await driver.revoke([T0])  # records of that one fetch still buffered, held or unread
+    assert driver.committed_offsets.get(T0, 0) <= 300
+    reader.cancel()
+    await app.stop()
+
+
+async def test_commit_that_times_out_in_a_broker_freeze_leaves_the_committed_offset() -> None:
+    app, driver, events = make_app(commit_timeout=0.1)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 10)
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 10:
+            break
+    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    driver.commit_gate = asyncio.Event()  # the broker is frozen: no answer
+    assert not await app.consumer.commit()
+    assert T0 not in driver.committed_offsets
+    assert app.consumer.partition_states()[T0].committed is None
+    assert any(isinstance(e, CommitFailed) and "no answer" in e.error for e in events)
+    driver.commit_gate.set()  # the broker is back: the next commit goes through
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 10
+    await app.stop()
+
+
+async def test_fetch_that_fails_mid_batch_stops_the_engine_and_commits_only_processed() -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0, T1])
+    driver.produce(T0, 5)
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 5:
+            break
+    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    real_getmany = driver.getmany
+
+    async def failing(timeout: float) -> Any:
+        # As aiokafka when one partition's records cannot be decoded: T1's records were
+        # drained (its position moved), then the call raised, and they are lost to us.
+        await real_getmany(timeout)
+        raise RuntimeError("CorruptRecordException: invalid CRC")
+
+    driver.getmany = failing  # type: ignore[method-assign]
+    driver.produce(T1, 5)
+    await wait_for(lambda: app.crash_reason is not None, what="the engine stopping")
+    await app.stop()
+    assert driver.committed_offsets.get(T0) == 5
+    assert driver.committed_offsets.get(T1, 0) == 0  # never past records nobody processed
