@@ -27,6 +27,7 @@ from ..engine.types import Message
 from .record import ConsumedRecord
 
 __all__ = [
+    "USER_CODE_ERRORS",
     "FilterSyntaxError",
     "Prefilter",
     "Script",
@@ -53,6 +54,12 @@ def caret_message(kind: str, source: str, error: SyntaxError) -> str:
     column = max(1, min(error.offset or len(line) + 1, len(line) + 1))
     where = f" (line {lineno})" if len(lines) > 1 else ""
     return f"{kind}: {error.msg}{where}\n  {line}\n  {' ' * (column - 1)}^"
+
+
+#: What user code (``--where``, ``--script``) may raise on one message: any error, and
+#: ``exit()``/``sys.exit()``, which would otherwise end the run with nothing written
+#: and exit status 0.  Each is a filter error for that message.
+USER_CODE_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
 @dataclass(slots=True)

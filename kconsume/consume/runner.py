@@ -22,7 +22,14 @@ from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from .decoding import Undecodable, output_codec
 from .ends import PartitionEnds
-from .filters import Script, Where, compile_where, load_script, make_prefilter
+from .filters import (
+    USER_CODE_ERRORS,
+    Script,
+    Where,
+    compile_where,
+    load_script,
+    make_prefilter,
+)
 from .output import Formatter, make_formatter
 from .record import ConsumedRecord
 from .stats import Stats
@@ -152,7 +159,7 @@ class _Run:
 
     # -- filters ----------------------------------------------------------------
 
-    def filter_error(self, event: Event, where: str, exc: Exception) -> None:
+    def filter_error(self, event: Event, where: str, exc: BaseException) -> None:
         self.stats.filter_errors += 1
         m = event.message
         if self.options.strict:
@@ -180,7 +187,7 @@ class _Run:
             try:
                 if not self.where(record):
                     return False, None
-            except Exception as exc:
+            except USER_CODE_ERRORS as exc:
                 self.filter_error(event, "--where", exc)
                 return False, None
         script = self.script
@@ -199,7 +206,7 @@ class _Run:
                     value = await value
                 if value is None:
                     return False, None
-        except Exception as exc:
+        except USER_CODE_ERRORS as exc:
             self.filter_error(event, f"--script {script.path.name}", exc)
             return False, None
         return True, value

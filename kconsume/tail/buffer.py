@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from ..consume.filters import Where, compile_where
+from ..consume.filters import USER_CODE_ERRORS, Where, compile_where
 from ..consume.record import ConsumedRecord
 from ..engine.codecs import Codec
 from ..engine.types import Event
@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_BUFFER_SIZE", "Decode", "TailBuffer", "decoder"]
 #: Messages the dashboard keeps by default.
 DEFAULT_BUFFER_SIZE = 10_000
 
-FilterErrorCallback = Callable[[Event, Exception], None]
+FilterErrorCallback = Callable[[Event, BaseException], None]
 Decode = Callable[[Event], Event]
 
 
@@ -104,7 +104,7 @@ class TailBuffer:
             return True
         try:
             return bool(where(ConsumedRecord.from_event(self.decode(event))))
-        except Exception as exc:  # a filter that fails on one message: not a match
+        except USER_CODE_ERRORS as exc:  # a filter that fails on one message: not a match
             self.filter_errors += 1
             if self.on_filter_error is not None:
                 self.on_filter_error(event, exc)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..consume.decoding import output_codec
-from ..consume.filters import Script, load_script, make_prefilter
+from ..consume.filters import USER_CODE_ERRORS, Script, load_script, make_prefilter
 from ..consume.record import ConsumedRecord
 from ..consume.runner import ConsumeOptions, engine_app
 from ..engine import App, Event, Stream
@@ -305,17 +305,17 @@ class TailSession:
             value = script.transform(record)
             if script.transform_is_async:
                 value = await value
-        except Exception as exc:
+        except USER_CODE_ERRORS as exc:
             self._report_filter_error(event, f"--script {script.path.name}", exc)
             return None
         if value is None:
             return None
         return Event(event.message, decoded.key, value)
 
-    def _on_filter_error(self, event: Event, exc: Exception) -> None:
+    def _on_filter_error(self, event: Event, exc: BaseException) -> None:
         self._report_filter_error(event, "the filter", exc)
 
-    def _report_filter_error(self, event: Event, what: str, exc: Exception) -> None:
+    def _report_filter_error(self, event: Event, what: str, exc: BaseException) -> None:
         self._filter_errors_shown += 1
         if self._filter_errors_shown > SHOWN_FILTER_ERRORS:
             return

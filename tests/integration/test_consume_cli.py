@@ -487,3 +487,18 @@ async def test_reader_leaving_the_pipe_stops_quietly(
     committed = await group_committed(broker, group, topic)
     rest = lines(consume(broker, topic, "-g", group, "-e"))
     assert len(rest) == sum(1000 - (c or 0) for c in committed.values())
+
+
+def test_a_filter_that_calls_exit_is_a_filter_error_not_a_silent_exit_0(
+    broker: EmbeddedBroker, orders: str, tmp_path: Path
+) -> None:
+    """``--where "exit()"`` ended the run at the first message, nothing written, exit 0."""
+    result = consume(broker, orders, "-o", "beginning", "-e", "--where", "exit()")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "--where failed on" in result.stderr and "SystemExit" in result.stderr
+    assert "30 filter errors" in result.stderr  # every message was looked at
+    script = tmp_path / "bye.py"
+    script.write_text("import sys\n\ndef keep(msg):\n    sys.exit(4)\n")
+    strict = consume(broker, orders, "-o", "beginning", "-e", "--script", str(script), "--strict")
+    assert strict.returncode == 1, strict.stderr
+    assert "SystemExit" in strict.stderr and "Traceback" not in strict.stderr
