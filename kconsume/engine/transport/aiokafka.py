@@ -353,18 +353,25 @@ class AIOKafkaDriver:
 
         ``AIOKafkaConsumer.position()`` waits when a position is being reset; this
         never waits.  Without that state (another aiokafka) it returns nothing, and
-        commits fall back to one past the last delivered record.
+        commits fall back to one past the last delivered record.  A partition with a
+        fetch error waiting to be raised is left out: for a record too large to fetch,
+        aiokafka moves the position past it before it raises.
         """
         try:
             assignment = self.client._subscription.subscription.assignment
             tps = assignment.tps
+            pending = self.client._fetcher._records
         except AttributeError:
             return {}
         out: dict[TP, int] = {}
         for kafka_tp in tps:
             state = assignment.state_value(kafka_tp)
-            if state is not None and state.has_valid_position:
-                out[TP(kafka_tp.topic, kafka_tp.partition)] = state.position
+            if state is None or not state.has_valid_position:
+                continue
+            waiting = pending.get(kafka_tp)
+            if waiting is not None and not hasattr(waiting, "getall"):  # an error, not records
+                continue
+            out[TP(kafka_tp.topic, kafka_tp.partition)] = state.position
         return out
 
     async def position(self, tp: TP) -> int | None:
