@@ -54,6 +54,8 @@ def consume_command(
     grep: o.Grep = None,
     script: o.Script = None,
     strict: o.Strict = False,
+    observe: o.Observe = None,
+    observe_token: o.ObserveToken = None,
     stats: Annotated[
         bool, typer.Option(help="Print counts and rate to stderr at the end.")
     ] = False,
@@ -65,6 +67,7 @@ def consume_command(
     and flushed (at-least-once, even through kill -9).
     """
     stdout_tty = sys.stdout.isatty()
+    o.observe_settings(observe, observe_token)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
@@ -86,6 +89,8 @@ def consume_command(
             strict=strict,
             stats=stats,
             progress=sys.stderr.isatty() and (exit_at_end or count is not None),
+            observe=observe,
+            observe_token=observe_token,
             broker_settings={
                 **o.client_config(config),
                 **o.security_settings(

@@ -48,6 +48,8 @@ def tail_command(
     header: o.Header = None,
     grep: o.Grep = None,
     script: o.Script = None,
+    observe: o.Observe = None,
+    observe_token: o.ObserveToken = None,
     theme: Theme = "dark",
     buffer: BufferSize = 10_000,
 ) -> None:
@@ -65,6 +67,7 @@ def tail_command(
         theme_path = resolve_theme(theme)
     except ThemeNotFoundError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    o.observe_settings(observe, observe_token)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
@@ -78,6 +81,8 @@ def tail_command(
             headers=header or [],
             greps=grep or [],
             script=script,
+            observe=observe,
+            observe_token=observe_token,
             broker_settings={
                 **o.client_config(config),
                 **o.security_settings(

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from .codecs import Codec, codec
@@ -42,6 +42,9 @@ AgentFun = Callable[[Stream], Awaitable[None]]
 
 class Observer(Protocol):
     """The observe endpoint as the App sees it (:class:`kconsume.observe.ObserveServer`)."""
+
+    filter_errors: Callable[[], Mapping[str, int]] | None
+    """Per stream, errors of filters run outside the engine (set by ``kconsume consume``)."""
 
     async def start(self) -> None: ...
 
