@@ -59,27 +59,29 @@ async def run_demo_dashboard(
 
 
 async def run_remote(
-    source: RemoteSource, *, theme: str | Path = DEFAULT_THEME
+    source: RemoteSource, *, theme: str | Path = DEFAULT_THEME, headless: bool = False
 ) -> tuple[str | None, bool]:
     """``kconsume attach``: the dashboard over an observe endpoint.
 
     Connects first (an :class:`~kconsume.observe.remote.AttachError` is raised before the
     screen opens), then runs until the user quits or the endpoint goes away, which
     closes the dashboard.  Returns (why it ended if the endpoint went away, whether the
-    observed engine stopped normally).
+    observed engine stopped normally).  ``headless`` runs without a terminal (tests).
     """
-    await source.connect()
-    app = DashboardApp(source, theme=theme)
-    source.start()
-
-    async def close_when_gone() -> None:
-        await source.gone.wait()
-        app.exit()
-
-    watcher = asyncio.create_task(close_when_gone(), name="kconsume-attach-watch")
     try:
-        await app.run_async()
+        await source.connect()
+        app = DashboardApp(source, theme=theme)
+        source.start()
+
+        async def close_when_gone() -> None:
+            await source.gone.wait()
+            app.exit()
+
+        watcher = asyncio.create_task(close_when_gone(), name="kconsume-attach-watch")
+        try:
+            await app.run_async(headless=headless)
+        finally:
+            watcher.cancel()
     finally:
-        watcher.cancel()
         await source.stop()
     return source.reason, source.ended
