@@ -55,6 +55,8 @@ CLIENT_QUEUE = 1024
 WRITE_TIMEOUT = 5.0
 #: Seconds between keep-alive lines on an idle ``/events``.
 KEEPALIVE = 2.0
+#: Seconds a stop waits for event streams to send their end line (then cuts them).
+SHUTDOWN_TIMEOUT = 1.0
 #: ``/events`` clients at once; more get 503.
 MAX_CLIENTS = 32
 #: The line that ends ``/events`` when the app stops.
@@ -146,7 +148,7 @@ class ObserveServer:
         self._unsubscribe = self.app.events.subscribe(self._on_event)
         self.controls.start()
         runner = web.AppRunner(
-            web_app, access_log=None, handle_signals=False, shutdown_timeout=WRITE_TIMEOUT
+            web_app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
