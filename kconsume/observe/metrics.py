@@ -15,7 +15,7 @@ docs/attach.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -65,6 +65,8 @@ class EngineCollector(Collector):
 
     ``filter_errors`` returns, per stream name, the errors of filters that run outside
     the engine (``--where``, ``--script``); the engine's own prefilter errors are added.
+    ``more_warnings`` returns warnings active outside the watchdog's own table (a
+    rebalance drain that timed out), as (cause, subject) pairs.
     """
 
     def __init__(
@@ -72,10 +74,12 @@ class EngineCollector(Collector):
         app: App,
         rate: RateMeter,
         filter_errors: Callable[[], Mapping[str, int]] | None = None,
+        more_warnings: Callable[[], Iterable[tuple[str, str]]] | None = None,
     ) -> None:
         self.app = app
         self.rate = rate
         self.filter_errors = filter_errors
+        self.more_warnings = more_warnings
 
     def collect(self) -> Iterator[Metric]:
         app = self.app
@@ -89,7 +93,8 @@ class EngineCollector(Collector):
             labels=("group", "cause"),
         )
         active = dict.fromkeys(WATCHDOG_CAUSES, 0)
-        for cause, _subject in list(app.watchdog.active):
+        more = self.more_warnings() if self.more_warnings is not None else ()
+        for cause, _subject in [*app.watchdog.active, *more]:
             active[cause] = active.get(cause, 0) + 1
         for cause, count in active.items():
             warnings.add_metric((group, cause), count)

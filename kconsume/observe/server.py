@@ -35,7 +35,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from .._version import __version__
 from ..engine.app import App
-from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
+from ..engine.events import (
+    CommitCompleted,
+    CommitStarted,
+    EngineEvent,
+    PartitionsAssigned,
+    RevokeDrainTimeout,
+)
 from ..engine.observing import ObserveSettings
 from ..engine.types import TP
 from ..tail.source import SourceState, SourceStatus
@@ -119,7 +125,12 @@ class ObserveServer:
         self.rate = RateMeter(lambda: app.consumer.delivered_total)
         self.filter_errors: Callable[[], Mapping[str, int]] | None = None
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(EngineCollector(app, self.rate, lambda: self._filter_errors()))
+        #: A revoke that timed out, active until the next assignment (the watchdog's table
+        #: does not hold it: the consumer reports it).
+        self.drain_stuck: RevokeDrainTimeout | None = None
+        self.registry.register(
+            EngineCollector(app, self.rate, self._filter_errors, self._more_warnings)
+        )
         self.history: deque[EngineEvent] = deque(maxlen=HISTORY)
         self.clients: set[_Client] = set()
         self.dropped_clients = 0
@@ -131,6 +142,10 @@ class ObserveServer:
 
     def _filter_errors(self) -> Mapping[str, int]:
         return self.filter_errors() if self.filter_errors is not None else {}
+
+    def _more_warnings(self) -> list[tuple[str, str]]:
+        stuck = self.drain_stuck
+        return [(stuck.cause, stuck.subject)] if stuck is not None else []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -204,6 +219,10 @@ class ObserveServer:
         """Bus callback (on the engine's task): O(clients), never blocks."""
         if not isinstance(event, CommitStarted | CommitCompleted):
             self.history.append(event)
+        if isinstance(event, RevokeDrainTimeout):
+            self.drain_stuck = event
+        elif isinstance(event, PartitionsAssigned):
+            self.drain_stuck = None
         for client in self.clients:
             try:
                 client.queue.put_nowait(event)

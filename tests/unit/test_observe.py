@@ -405,3 +405,29 @@ async def test_a_client_that_stops_reading_is_dropped_and_never_waited_for(
         writer.close()
         await app.stop()
         stream.stop()
+
+
+async def test_a_stuck_rebalance_drain_is_an_active_warning_until_the_next_assignment(
+    http: aiohttp.ClientSession,
+) -> None:
+    app, driver, _ = observed_app()
+    stream = app.stream("a")
+    await app.start()
+    key = (
+        "kconsume_watchdog_warnings_active",
+        frozenset({"group": "g", "cause": "rebalance-drain-stuck"}.items()),
+    )
+
+    async def active() -> float:
+        async with http.get(url(app, "/metrics")) as response:
+            return samples(await response.text())[key]
+
+    try:
+        assert await active() == 0
+        app.events.publish(RevokeDrainTimeout(held={A0: (3,)}, timeout=10.0))
+        assert await active() == 1
+        await driver.assign([A0])
+        assert await active() == 0
+    finally:
+        await app.stop()
+        stream.stop()
