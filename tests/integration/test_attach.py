@@ -11,7 +11,9 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kconsume.broker import EmbeddedBroker, free_port
 from kconsume.engine import TP
@@ -96,3 +98,55 @@ async def test_attach_shows_the_blocked_offset_stream_and_age_and_says_when_the_
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=10)
+
+
+async def test_consume_observed_with_a_token_counts_its_filter_errors(
+    broker: EmbeddedBroker, topic: str, produce: Produce
+) -> None:
+    """``consume --observe --observe-token``: the --where errors and the commits in /metrics,
+    a bare 401 without the token."""
+    await produce(topic, 30)
+    address = f"127.0.0.1:{free_port()}"
+    token = "consume-observe-token"
+    group = f"observed-{topic}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kconsume", "consume", topic, "-b", broker.url, "-g", group,
+         "-o", "beginning", "--where", "value['missing'] > 1", "-X", "session.timeout.ms=2000",
+         "--observe", address, "--observe-token", token],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://{address}/metrics"
+    try:
+        async with aiohttp.ClientSession() as http:
+            text = ""
+
+            async def scrape() -> bool:
+                """True once every message failed the filter and the group committed them."""
+                nonlocal text
+                try:
+                    async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
+                        text = await r.text()
+                except aiohttp.ClientConnectorError:
+                    return False
+                got = {
+                    (s.name, s.labels.get("stream", s.labels.get("partition"))): s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                }
+                committed = sum(got.get(("kconsume_committed_offset", str(p)), 0) for p in range(3))
+                return (
+                    got.get(("kconsume_filter_errors_total", "consume")) == 30 and committed == 30
+                )
+
+            deadline = time.monotonic() + 30
+            while not await scrape():
+                assert time.monotonic() < deadline, f"no 30 filter errors and commits:\n{text}"
+                await asyncio.sleep(0.1)
+            async with http.get(url) as response:
+                assert response.status == 401 and await response.read() == b""
+        assert token not in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert token not in err
