@@ -227,9 +227,7 @@ class RemoteSource:
                     if response.status == 200:
                         self.apply_snapshot(orjson.loads(await response.read()))
             except aiohttp.ClientConnectorError as exc:
-                self.end(
-                    f"lost {self.address}: {exc.strerror or exc}; the observed process is gone"
-                )
+                self._lost(exc.strerror or str(exc))
                 return
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self._unreachable = f"{self.address} does not answer ({exc or 'timed out'})"
@@ -253,18 +251,19 @@ class RemoteSource:
                         if not self.apply_event_line(line):
                             self.end("the observed consumer stopped")
                             return
-                self.end(f"lost {self.address}: the event stream ended; the process is gone")
+                self._lost("the event stream ended without its end line")
                 return
             except TimeoutError:
                 self._unreachable = f"{self.address} has not answered for {READ_TIMEOUT:g}s"
             except aiohttp.ClientConnectorError as exc:
-                self.end(
-                    f"lost {self.address}: {exc.strerror or exc}; the observed process is gone"
-                )
+                self._lost(exc.strerror or str(exc))
                 return
-            except aiohttp.ClientError as exc:
-                self.end(f"lost {self.address}: {exc or type(exc).__name__}; the process is gone")
+            except aiohttp.ClientError:
+                self._lost("the connection was cut")
                 return
+
+    def _lost(self, detail: str) -> None:
+        self.end(f"lost {self.address}: {detail}; the observed process is gone")
 
     # -- what the dashboard reads --------------------------------------------------------------
 
