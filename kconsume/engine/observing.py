@@ -22,7 +22,7 @@ DEFAULT_HOST = "127.0.0.1"
 
 
 class ObserveConfigError(KConsumeError):
-    """A bad observe address, or a non-loopback one without a token."""
+    """A bad observe address, a non-loopback one without a token, or one that is taken."""
 
 
 def parse_address(address: str) -> tuple[str, int]:

@@ -42,7 +42,7 @@ from ..engine.events import (
     PartitionsAssigned,
     RevokeDrainTimeout,
 )
-from ..engine.observing import ObserveSettings
+from ..engine.observing import ObserveConfigError, ObserveSettings
 from ..engine.types import TP
 from ..tail.source import SourceState, SourceStatus
 from .controls import AppControls
@@ -169,10 +169,13 @@ class ObserveServer:
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:
             await site.start()
-        except OSError:
+        except OSError as exc:
             await runner.cleanup()
             self._release()
-            raise
+            where = self.settings.address
+            raise ObserveConfigError(
+                f"cannot serve the observe endpoint on {where}: {exc.strerror or exc}"
+            ) from None
         self._runner = runner
         server = site._server  # the bound socket tells the port when 0 was asked for
         sockets = getattr(server, "sockets", None) or ()

@@ -431,3 +431,21 @@ async def test_a_stuck_rebalance_drain_is_an_active_warning_until_the_next_assig
     finally:
         await app.stop()
         stream.stop()
+
+
+async def test_an_address_in_use_is_a_clear_error_and_the_app_does_not_start() -> None:
+    first, _, _ = observed_app()
+    first_stream = first.stream("a")
+    await first.start()
+    try:
+        assert isinstance(first.observer, ObserveServer) and first.observer.port
+        second, driver, _ = observed_app()
+        second.observe_at(f"127.0.0.1:{first.observer.port}")
+        second.stream("a")
+        with pytest.raises(ObserveConfigError, match="cannot serve the observe endpoint on"):
+            await second.start()
+        assert second.observer is None and not second.running
+        assert not hasattr(driver, "topics")  # never connected: the endpoint comes first
+    finally:
+        await first.stop()
+        first_stream.stop()
