@@ -177,9 +177,8 @@ class ObserveServer:
                 f"cannot serve the observe endpoint on {where}: {exc.strerror or exc}"
             ) from None
         self._runner = runner
-        server = site._server  # the bound socket tells the port when 0 was asked for
-        sockets = getattr(server, "sockets", None) or ()
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        bound = runner.addresses  # the port actually bound, when 0 was asked for
+        self.port = int(bound[0][1]) if bound else self.settings.port
         self._tick = asyncio.create_task(self._tick_routine(), name="kconsume-observe-tick")
         log.info(
             "observe endpoint on http://%s:%s/ (%s)",
