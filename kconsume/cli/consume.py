@@ -73,6 +73,8 @@ def consume_command(
             topics=topics,
             broker=broker,
             group=group,
+            observe=observe,
+            observe_token=observe_token,
             offset=o.start_position(offset, group),
             partitions=partition or None,
             exit_at_end=exit_at_end,
@@ -89,8 +91,6 @@ def consume_command(
             strict=strict,
             stats=stats,
             progress=sys.stderr.isatty() and (exit_at_end or count is not None),
-            observe=observe,
-            observe_token=observe_token,
             broker_settings={
                 **o.client_config(config),
                 **o.security_settings(

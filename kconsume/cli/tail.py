@@ -73,6 +73,8 @@ def tail_command(
             topics=topics,
             broker=broker,
             group=group,
+            observe=observe,
+            observe_token=observe_token,
             offset=o.start_position(offset, group),
             partitions=partition or None,
             key_format=key_format.value,
@@ -81,8 +83,6 @@ def tail_command(
             headers=header or [],
             greps=grep or [],
             script=script,
-            observe=observe,
-            observe_token=observe_token,
             broker_settings={
                 **o.client_config(config),
                 **o.security_settings(
