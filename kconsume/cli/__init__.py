@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from .attach import attach_command
 from .broker import broker_command
 from .commit import commit_command
 from .consume import consume_command
@@ -46,6 +47,7 @@ def root(
 app.command("consume", rich_help_panel="Consuming")(consume_command)
 app.command("tail", rich_help_panel="Consuming")(tail_command)
 app.command("run", rich_help_panel="Consuming")(run_command)
+app.command("attach", rich_help_panel="Consuming")(attach_command)
 app.command("peek", rich_help_panel="Groups")(peek_command)
 app.command("commit", rich_help_panel="Groups")(commit_command)
 app.command("broker", rich_help_panel="Local development")(broker_command)

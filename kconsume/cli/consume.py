@@ -54,6 +54,8 @@ def consume_command(
     grep: o.Grep = None,
     script: o.Script = None,
     strict: o.Strict = False,
+    observe: o.Observe = None,
+    observe_token: o.ObserveToken = None,
     stats: Annotated[
         bool, typer.Option(help="Print counts and rate to stderr at the end.")
     ] = False,
@@ -65,11 +67,14 @@ def consume_command(
     and flushed (at-least-once, even through kill -9).
     """
     stdout_tty = sys.stdout.isatty()
+    o.observe_settings(observe, observe_token)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
             broker=broker,
             group=group,
+            observe=observe,
+            observe_token=observe_token,
             offset=o.start_position(offset, group),
             partitions=partition or None,
             exit_at_end=exit_at_end,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from ..consume import ConsumeOptions, FilterSyntaxError, prepare
+from ..engine.observing import ObserveConfigError, ObserveSettings
 from ..engine.positions import StartAt, parse_time_ms
 from ..engine.transport.aiokafka import PASSTHROUGH, bootstrap_servers, client_settings
 from ..engine.transport.base import KConsumeError
@@ -25,6 +26,7 @@ KAFKA = "Kafka"
 START = "Where to start and stop"
 DECODE = "Decoding and output"
 FILTER = "Filters"
+OBSERVE = "Observing (docs/attach.md)"
 
 
 class Format(StrEnum):
@@ -143,6 +145,37 @@ Script = Annotated[
 Strict = Annotated[
     bool, typer.Option(help="A filter error stops the run (exit 1).", rich_help_panel=FILTER)
 ]
+
+
+Observe = Annotated[
+    str | None,
+    typer.Option(
+        "--observe", metavar="ADDR", rich_help_panel=OBSERVE,
+        help="Serve the engine's snapshot, events and Prometheus /metrics at ADDR "
+        "(host:port; 127.0.0.1:9464). A non-loopback ADDR needs --observe-token.",
+    ),
+]  # fmt: skip
+ObserveToken = Annotated[
+    str | None,
+    typer.Option(
+        "--observe-token", envvar="KCONSUME_OBSERVE_TOKEN", rich_help_panel=OBSERVE,
+        show_default=False,
+        help="Token every request to --observe must carry (Authorization: Bearer); also "
+        "enables kconsume attach --control.",
+    ),
+]  # fmt: skip
+
+
+def observe_settings(
+    address: str | None, token: str | None, *, allow_skip: bool = False
+) -> ObserveSettings | None:
+    """Check ``--observe``/``--observe-token`` now: a bad one exits 2 before connecting."""
+    if address is None:
+        return None
+    try:
+        return ObserveSettings.create(address, token, allow_skip=allow_skip)
+    except ObserveConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 def start_position(value: str | None, group: str | None) -> StartAt | None:

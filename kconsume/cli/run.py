@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..run import AppLoadError, load_app, run_headless
+from . import options as o
 from .errors import EXIT_USAGE, fail, run_async
 
 
@@ -22,6 +23,8 @@ def run_command(
     theme: Annotated[
         str, typer.Option("--theme", help="Dashboard theme: dark | light | a .tcss file.")
     ] = "dark",
+    observe: o.Observe = None,
+    observe_token: o.ObserveToken = None,
 ) -> None:
     """Run the App declared in FILE (its streams and agents) and watch it work.
 
@@ -34,6 +37,9 @@ def run_command(
         raise fail(str(exc), EXIT_USAGE) from None
     if not app.conductor.streams:
         raise fail(f"{file} declares no streams or agents: nothing to run", EXIT_USAGE)
+    settings = o.observe_settings(observe, observe_token, allow_skip=True)
+    if settings is not None:
+        app.observe = settings
     if headless:
         run_async(run_headless(app, every=every))
         return

@@ -48,6 +48,8 @@ def tail_command(
     header: o.Header = None,
     grep: o.Grep = None,
     script: o.Script = None,
+    observe: o.Observe = None,
+    observe_token: o.ObserveToken = None,
     theme: Theme = "dark",
     buffer: BufferSize = 10_000,
 ) -> None:
@@ -65,11 +67,14 @@ def tail_command(
         theme_path = resolve_theme(theme)
     except ThemeNotFoundError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    o.observe_settings(observe, observe_token)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
             broker=broker,
             group=group,
+            observe=observe,
+            observe_token=observe_token,
             offset=o.start_position(offset, group),
             partitions=partition or None,
             key_format=key_format.value,

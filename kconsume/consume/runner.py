@@ -74,6 +74,9 @@ class ConsumeOptions:
     progress: bool = False
     commit_interval: float = 1.0
     broker_settings: dict[str, Any] = field(default_factory=dict)
+    observe: str | None = None
+    """Serve the observe endpoint here (``--observe``)."""
+    observe_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -107,6 +110,8 @@ def engine_app(options: ConsumeOptions) -> App:
         start_at=options.offset or StartAt("end"),
         commit_interval=options.commit_interval,
         stop_drain_timeout=2.0,
+        observe=options.observe,
+        observe_token=options.observe_token,
         **options.broker_settings,
     )
 
@@ -269,6 +274,8 @@ class _Run:
     async def run(self) -> int:
         options = self.options
         await self.app.start()
+        if self.app.observer is not None:  # --where and --script errors, for /metrics
+            self.app.observer.filter_errors = lambda: {self.stream.name: self.stats.filter_errors}
         if options.exit_at_end:  # before the first message is processed, where we can
             consumer = self.app.consumer
             self.ends.add_listed(await consumer.driver.listed_end_offsets(consumer.assignment()))

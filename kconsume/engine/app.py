@@ -16,14 +16,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from .codecs import Codec, codec
 from .conductor import Conductor
 from .consumer import DEFAULT_COMMIT_TIMEOUT, DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
 from .events import EventBus, MessageSkipped
 from .fetcher import Fetcher
+from .observing import ObserveSettings
 from .positions import StartAt
 from .snapshot import EngineSnapshot, take_snapshot
 from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
@@ -37,6 +38,17 @@ __all__ = ["Agent", "App"]
 log = logging.getLogger(__name__)
 
 AgentFun = Callable[[Stream], Awaitable[None]]
+
+
+class Observer(Protocol):
+    """The observe endpoint as the App sees it (:class:`kconsume.observe.ObserveServer`)."""
+
+    filter_errors: Callable[[], Mapping[str, int]] | None
+    """Per stream, errors of filters run outside the engine (set by ``kconsume consume``)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Agent:
@@ -58,9 +70,11 @@ class App:
     the app only observes: it reads every partition (or ``partitions``) and never
     commits.  Partitions the group has no committed offset for start at
     ``start_at`` (``beginning``, ``end``, ``N``, ``-N``, ``@TIME``; default:
-    ``auto_offset_reset``).  ``transport`` replaces the Kafka
-    transport (unit tests pass an in-process fake).  Other keyword arguments are
-    transport settings (SSL, SASL, aiokafka tuning).
+    ``auto_offset_reset``).  ``observe`` (``"127.0.0.1:9464"``) serves the snapshot,
+    the events and Prometheus metrics there while the app runs (docs/attach.md); a
+    non-loopback address needs ``observe_token`` (or ``$KCONSUME_OBSERVE_TOKEN``).
+    ``transport`` replaces the Kafka transport (unit tests pass an in-process fake).
+    Other keyword arguments are transport settings (SSL, SASL, aiokafka tuning).
     """
 
     def __init__(
@@ -82,10 +96,16 @@ class App:
         stop_drain_timeout: float = DEFAULT_STOP_DRAIN_TIMEOUT,
         start_at: StartAt | str | None = None,
         stream_buffer_maxsize: int = DEFAULT_BUFFER_MAXSIZE,
+        observe: str | None = None,
+        observe_token: str | None = None,
         transport: Transport | None = None,
         **transport_settings: Any,
     ) -> None:
         self.events = EventBus()
+        #: Where the observe endpoint listens (None: off).  Set by :meth:`observe_at`.
+        self.observe: ObserveSettings | None = None
+        #: The running observe endpoint (between start and stop).
+        self.observer: Observer | None = None
         self.stream_buffer_maxsize = stream_buffer_maxsize
         self.stop_drain_timeout = stop_drain_timeout
         if transport is None:
@@ -128,6 +148,8 @@ class App:
         self._started = False
         self._stopping: asyncio.Event | None = None
         self._crash_reason: BaseException | None = None
+        if observe is not None:
+            self.observe_at(observe, observe_token)
 
     # -- declaring streams ---------------------------------------------------
 
@@ -187,17 +209,44 @@ class App:
 
         return register
 
+    def observe_at(
+        self, address: str, token: str | None = None, *, allow_skip: bool = False
+    ) -> None:
+        """Serve the observe endpoint at ``address`` while the app runs (see the class).
+
+        Caller: ``App(observe=...)`` and the ``--observe`` option of the commands, before
+        the app starts.  ``allow_skip`` lets a controlling client skip a blocking message
+        (``kconsume run`` sets it).  Raises ``ObserveConfigError`` for a bad address or a
+        non-loopback one without a token.
+        """
+        if self._started:
+            raise KConsumeError("set the observe address before the app starts")
+        self.observe = ObserveSettings.create(address, token, allow_skip=allow_skip)
+
     # -- running -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, subscribe, and start fetching, committing and the agents."""
+        """Connect, subscribe, and start fetching, committing and the agents.
+
+        The observe endpoint, if any, starts first, so that it shows the app connecting.
+        """
         if self._started:
             return
         topics = self.conductor.topics
         if not topics:
             raise KConsumeError("no streams declared: nothing to consume")
         self._stopping = asyncio.Event()
-        await self.consumer.start(topics)
+        if self.observe is not None and self.observer is None:
+            from ..observe.server import ObserveServer  # aiohttp only when observed
+
+            observer = ObserveServer(self, self.observe)
+            await observer.start()
+            self.observer = observer
+        try:
+            await self.consumer.start(topics)
+        except BaseException:
+            await self._stop_observer()
+            raise
         self._started = True
         self.fetcher.start()
         self.watchdog.start()
@@ -225,6 +274,16 @@ class App:
         if self._crash_reason is None:
             self._crash_reason = exc
         self.request_stop()
+
+    @property
+    def running(self) -> bool:
+        """True between a successful start and a stop request."""
+        return self._started and not self.stop_requested
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was requested (by ``request_stop`` or a crash)."""
+        return self._stopping is not None and self._stopping.is_set()
 
     def request_stop(self) -> None:
         """Ask ``run()`` to stop (safe from signal handlers and callbacks)."""
@@ -268,7 +327,15 @@ class App:
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self.consumer.on_stop()
+        try:
+            await self.consumer.on_stop()
+        finally:
+            await self._stop_observer()
+
+    async def _stop_observer(self) -> None:
+        observer, self.observer = self.observer, None
+        if observer is not None:
+            await observer.stop()
 
     async def run(self) -> None:
         """Start, run until a stop is requested or a task crashes, then stop."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ..consume import ConsumeOptions
 from ..demo.run import DemoSettings, demo_app
+from ..observe.remote import RemoteSource
 from ..tail.buffer import DEFAULT_BUFFER_SIZE
 from ..tail.logs import capture_logs
 from ..tail.session import TailSession
@@ -13,7 +15,7 @@ from ..tail.source import SourceState
 from .app import DashboardApp
 from .themes import DEFAULT_THEME
 
-__all__ = ["run_demo_dashboard", "run_session", "run_tail"]
+__all__ = ["run_demo_dashboard", "run_remote", "run_session", "run_tail"]
 
 
 async def run_session(
@@ -54,3 +56,32 @@ async def run_demo_dashboard(
             run.app, broker=run.broker_url, topics=[settings.topic], value_format="json"
         )
         return await run_session(session, theme=theme, quit_after=settings.duration)
+
+
+async def run_remote(
+    source: RemoteSource, *, theme: str | Path = DEFAULT_THEME, headless: bool = False
+) -> tuple[str | None, bool]:
+    """``kconsume attach``: the dashboard over an observe endpoint.
+
+    Connects first (an :class:`~kconsume.observe.remote.AttachError` is raised before the
+    screen opens), then runs until the user quits or the endpoint goes away, which
+    closes the dashboard.  Returns (why it ended if the endpoint went away, whether the
+    observed engine stopped normally).  ``headless`` runs without a terminal (tests).
+    """
+    try:
+        await source.connect()
+        app = DashboardApp(source, theme=theme)
+        source.start()
+
+        async def close_when_gone() -> None:
+            await source.gone.wait()
+            app.exit()
+
+        watcher = asyncio.create_task(close_when_gone(), name="kconsume-attach-watch")
+        try:
+            await app.run_async(headless=headless)
+        finally:
+            watcher.cancel()
+    finally:
+        await source.stop()
+    return source.reason, source.ended

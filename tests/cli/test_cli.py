@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from kconsume import __version__
@@ -96,3 +97,21 @@ def test_broker_command_serves_kafka_until_interrupted() -> None:
             proc.send_signal(signal.SIGINT)
             proc.wait(10)
     assert proc.returncode == 0
+
+
+def test_attach_to_nothing_says_so_and_exits_1() -> None:
+    from kconsume.broker import free_port
+
+    result = runner.invoke(app, ["attach", f"127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert "cannot attach to 127.0.0.1:" in result.output and "Traceback" not in result.output
+
+
+def test_observe_on_a_public_interface_without_a_token_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KCONSUME_OBSERVE_TOKEN", raising=False)
+    for command in (["consume", "t"], ["tail", "t"]):
+        result = runner.invoke(app, [*command, "--observe", "0.0.0.0:9464"])
+        assert result.exit_code == 2, result.output
+        assert "needs a token" in result.output
