@@ -85,6 +85,7 @@ class RemoteSource:
         self.endpoint_controls = False
         #: Message payloads never leave the observed process: the tail stays empty.
         self.buffer = TailBuffer(100)
+        self.has_payloads = False
         self.gone = asyncio.Event()
         #: Why the source stopped (None: it has not).
         self.reason: str | None = None

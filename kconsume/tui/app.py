@@ -196,7 +196,8 @@ class DashboardApp(App[None]):
                     rate=self.meter.rate,
                     delivered=snapshot.delivered_total if snapshot else 0,
                     tail_shown=len(buffer),
-                    tail_size=buffer.maxlen,
+                    # 0: a source whose payloads stay elsewhere (kconsume attach)
+                    tail_size=buffer.maxlen if getattr(source, "has_payloads", True) else 0,
                     filter=buffer.expression,
                     filter_errors=buffer.filter_errors,
                     following=log.follow,

@@ -92,8 +92,11 @@ class StatusBar(Horizontal):
             state.append(f" {view.detail}", label)
         state.append("  ").append(f"{view.rate:,.0f}", value).append(" msg/s", label)
         state.append("  delivered ", label).append(f"{view.delivered:,}", value)
-        state.append("  tail ", label).append(f"{view.tail_shown:,}/{view.tail_size:,}", value)
-        state.append(" following" if view.following else " scrolled back (end follows)", label)
+        if view.tail_size:
+            state.append("  tail ", label).append(f"{view.tail_shown:,}/{view.tail_size:,}", value)
+            state.append(" following" if view.following else " scrolled back (end follows)", label)
+        else:
+            state.append("  messages stay in the observed process", label)
         if view.filter:
             filter_style = self.get_component_rich_style("status-bar--filter")
             state.append("  filter ", label).append(view.filter, filter_style)
