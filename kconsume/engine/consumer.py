@@ -456,8 +456,7 @@ class Consumer:
         self._rebalancing = True
         states = [self._states[tp] for tp in revoked if tp in self._states]
         for state in states:
-            state.delivering = False
-            state.draining = True
+            state.start_draining()
         # The app drops the partitions' messages that no stream has started.
         await self._on_partitions_revoked_cb(set(revoked))
         drained = await self._wait_until(
@@ -476,10 +475,8 @@ class Consumer:
             log.warning("%s", drain.summary)
             self.events.publish(drain)
         for state in states:
-            state.active = False
-            state.draining = False
             self._live -= state.live
-            state.live = 0
+            state.detach()
             del self._states[state.tp]
         self._wake_waiters()
         self.events.publish(PartitionsRevoked(tps=frozenset(revoked)))

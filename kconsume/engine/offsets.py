@@ -18,11 +18,23 @@ that were never delivered (compaction, transaction markers) can never block a co
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from .types import TP, Message
 
-__all__ = ["PartitionState", "Range"]
+__all__ = ["Lifecycle", "PartitionState", "Range"]
+
+
+class Lifecycle(enum.Enum):
+    """Where an assignment of a partition is in its life."""
+
+    DELIVERING = "delivering"
+    """Assigned: fetched records are delivered."""
+    DRAINING = "draining"
+    """Being revoked: fetched records are dropped; the revoke waits for in-flight ones."""
+    DETACHED = "detached"
+    """Revoked: late acks change nothing, so an earlier assignment never moves a commit."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,13 +51,13 @@ class Range:
 class PartitionState:
     """Offsets and in-flight messages of one assigned topic-partition.
 
-    Created by the Consumer when the partition is assigned, detached (``active``
-    set to False) when it is revoked.  A detached state ignores late acks, so a
-    message from an earlier assignment can never move a newer commit.
+    Created by the Consumer when the partition is assigned; its :class:`Lifecycle`
+    moves forward only, through :meth:`start_draining` and :meth:`detach`.  A detached
+    state ignores late acks, so a message from an earlier assignment can never move a
+    newer commit.
     """
 
     __slots__ = (
-        "active",
         "assigned_at",
         "commits_failed",
         "commits_failed_in_a_row",
@@ -53,14 +65,13 @@ class PartitionState:
         "committed",
         "committed_moved_at",
         "delivered_end",
-        "delivering",
-        "draining",
         "fetch_end",
         "highwater",
         "inflight",
         "last_commit_at",
         "last_commit_error",
         "last_commit_ok",
+        "lifecycle",
         "live",
         "livelock_warned",
         "paused_by",
@@ -88,12 +99,7 @@ class PartitionState:
         self.fetch_end: int | None = None
         #: Messages in ``inflight`` that may still be acked (not dropped from a buffer).
         self.live = 0
-        #: False once the partition is being revoked: fetched records are dropped.
-        self.delivering = True
-        #: True while a revoke waits for the partition's messages to be acked.
-        self.draining = False
-        #: False once revoked: late acks are ignored.
-        self.active = True
+        self.lifecycle = Lifecycle.DELIVERING
         #: ``time.monotonic()`` of the assignment: grace periods start here.
         self.assigned_at = now
         #: ``time.monotonic()`` when ``committed`` last moved (or the assignment).
@@ -109,6 +115,36 @@ class PartitionState:
         self.livelock_warned = False
         #: Why the partition is paused at the transport (stream names, "user").
         self.paused_by: set[str] = set()
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @property
+    def delivering(self) -> bool:
+        """Fetched records are delivered (not being revoked, not revoked)."""
+        return self.lifecycle is Lifecycle.DELIVERING
+
+    @property
+    def draining(self) -> bool:
+        """A revoke waits for this partition's in-flight messages."""
+        return self.lifecycle is Lifecycle.DRAINING
+
+    @property
+    def active(self) -> bool:
+        """Not revoked yet: acks still count."""
+        return self.lifecycle is not Lifecycle.DETACHED
+
+    def start_draining(self) -> None:
+        """Stop delivering.  Caller: ``Consumer.on_partitions_revoked``."""
+        if self.lifecycle is Lifecycle.DELIVERING:
+            self.lifecycle = Lifecycle.DRAINING
+
+    def detach(self) -> None:
+        """The revoke is done: forget in-flight counts, ignore late acks from now on.
+
+        Caller: ``Consumer.on_partitions_revoked``, after taking ``live`` off its total.
+        """
+        self.lifecycle = Lifecycle.DETACHED
+        self.live = 0
 
     # -- per-message path: O(1), no allocation beyond the dict slot ------------
 
