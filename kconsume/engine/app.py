@@ -369,6 +369,7 @@ class App:
             member_id=driver.member_id,
             rebalancing=consumer.rebalancing,
             delivered_total=consumer.delivered_total,
+            stall=self.watchdog,
         )
 
     def skip(self, tp: TP, offset: int) -> bool:

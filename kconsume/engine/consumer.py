@@ -611,8 +611,7 @@ class Consumer:
             state = self._states.get(tp)
             if state is None:
                 continue
-            if state.on_commit_result(offset, error is None, now, error):
-                state.stalled_since = now if state.pending else None  # the stall clock restarts
+            state.on_commit_result(offset, error is None, now, error)
         if error is not None:
             log.warning("commit of %s failed: %s", offsets, error)
             self.events.publish(CommitFailed(offsets=offsets, error=error))

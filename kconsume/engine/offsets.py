@@ -73,10 +73,8 @@ class PartitionState:
         "last_commit_ok",
         "lifecycle",
         "live",
-        "livelock_warned",
         "paused_by",
         "position",
-        "stalled_since",
         "tp",
     )
 
@@ -110,9 +108,6 @@ class PartitionState:
         self.commits_ok = 0
         self.commits_failed = 0
         self.commits_failed_in_a_row = 0
-        #: ``time.monotonic()`` since when the commit has not moved while work is pending.
-        self.stalled_since: float | None = None
-        self.livelock_warned = False
         #: Why the partition is paused at the transport (stream names, "user").
         self.paused_by: set[str] = set()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from .offsets import PartitionState, Range
 from .stream import StreamSnapshot
@@ -76,7 +77,17 @@ class EngineSnapshot:
         return None
 
 
-def partition_snapshot(state: PartitionState, now: float) -> PartitionSnapshot:
+class StallClocks(Protocol):
+    """Who keeps the head-of-line clocks (the watchdog)."""
+
+    def stalled_since(self, tp: TP) -> float | None: ...
+    def livelock_warned(self, tp: TP) -> bool: ...
+
+
+def partition_snapshot(
+    state: PartitionState, now: float, stalled_since: float | None, livelock_warned: bool
+) -> PartitionSnapshot:
+    """``state`` as observers see it; the stall clock comes from the watchdog, its owner."""
     oldest = state.oldest_inflight
     return PartitionSnapshot(
         tp=state.tp,
@@ -93,8 +104,8 @@ def partition_snapshot(state: PartitionState, now: float) -> PartitionSnapshot:
         last_commit_error=state.last_commit_error,
         commits_ok=state.commits_ok,
         commits_failed=state.commits_failed,
-        stalled_for=now - state.stalled_since if state.stalled_since is not None else None,
-        livelock_warned=state.livelock_warned,
+        stalled_for=now - stalled_since if stalled_since is not None else None,
+        livelock_warned=livelock_warned,
         paused=bool(state.paused_by),
     )
 
@@ -108,6 +119,7 @@ def take_snapshot(
     member_id: str | None,
     rebalancing: bool,
     delivered_total: int,
+    stall: StallClocks,
 ) -> EngineSnapshot:
     now = time.monotonic()
     return EngineSnapshot(
@@ -117,6 +129,11 @@ def take_snapshot(
         member_id=member_id,
         rebalancing=rebalancing,
         delivered_total=delivered_total,
-        partitions=tuple(partition_snapshot(states[tp], now) for tp in sorted(states)),
+        partitions=tuple(
+            partition_snapshot(
+                states[tp], now, stall.stalled_since(tp), stall.livelock_warned(tp)
+            )
+            for tp in sorted(states)
+        ),
         streams=tuple(streams),
     )

@@ -80,6 +80,19 @@ class _FetchClock:
     since: float
 
 
+@dataclass(slots=True)
+class _StallClock:
+    """How long a partition's commit has stood still while work was pending."""
+
+    state_id: int
+    """The assignment it belongs to (a new one restarts the clock)."""
+    committed: int | None
+    """The committed offset when the clock (re)started."""
+    since: float | None = None
+    """When work was first seen pending at that offset (None: nothing pending)."""
+    warned: bool = False
+
+
 class ThreadClock:
     """A daemon thread that ticks every ``period`` seconds and remembers its longest gap.
 
@@ -127,6 +140,8 @@ class Watchdog:
         self._fetch: dict[TP, _FetchClock] = {}
         #: Identity of each partition's bookkeeping, to notice a new assignment.
         self._seen: dict[TP, int] = {}
+        #: The head-of-line clocks, per partition; owned here, read by snapshots.
+        self._stall: dict[TP, _StallClock] = {}
         self._clock: ThreadClock | None = None
 
     def start(self) -> None:
@@ -179,6 +194,7 @@ class Watchdog:
             self._seen = seen
             self._streams.clear()
             self._fetch = {tp: f for tp, f in self._fetch.items() if tp in states}
+            self._stall = {tp: c for tp, c in self._stall.items() if seen.get(tp) == c.state_id}
             for key in [k for k in self.active if k[0] != "loop-blocked"]:
                 warning = self.active[key]
                 if getattr(warning, "tp", None) is not None or key[0].startswith("stream"):
@@ -200,24 +216,41 @@ class Watchdog:
         elif drift < threshold / 2:
             self._clear("loop-blocked", "loop")
 
+    # -- what snapshots read ----------------------------------------------------------
+
+    def stalled_since(self, tp: TP) -> float | None:
+        """Since when ``tp``'s commit has stood still with work pending (None: it has not)."""
+        clock = self._stall.get(tp)
+        return clock.since if clock is not None else None
+
+    def livelock_warned(self, tp: TP) -> bool:
+        """True while a head-of-line warning about ``tp`` stands."""
+        clock = self._stall.get(tp)
+        return clock is not None and clock.warned
+
     def _check_head_of_line(self, tp: TP, state: PartitionState, now: float) -> None:
+        clock = self._stall.get(tp)
+        if clock is None or clock.state_id != id(state):
+            clock = self._stall[tp] = _StallClock(id(state), state.committed)
         raised = self.active.get(("head-of-line", str(tp)))
         if isinstance(raised, LivelockWarning) and (
             state.committed != raised.committed or not state.pending
         ):
             del self.active[("head-of-line", str(tp))]
-            state.livelock_warned = False
+            clock.warned = False
             self._publish(LivelockCleared(tp=tp, committed=state.committed))
+        if clock.committed != state.committed:  # the commit moved: the clock restarts
+            clock.committed, clock.since, clock.warned = state.committed, None, False
         if not state.pending:
-            state.stalled_since = None
+            clock.since = None
             return
-        if state.stalled_since is None:
-            state.stalled_since = now
+        if clock.since is None:
+            clock.since = now
             return
-        stalled_for = now - state.stalled_since
-        if stalled_for < self.settings.commit_livelock_soft_timeout or state.livelock_warned:
+        stalled_for = now - clock.since
+        if stalled_for < self.settings.commit_livelock_soft_timeout or clock.warned:
             return
-        state.livelock_warned = True
+        clock.warned = True
         oldest = state.oldest_inflight
         self._raise(
             LivelockWarning(
