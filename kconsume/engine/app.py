@@ -119,7 +119,7 @@ class App:
             )
         transport.app = self
         self.transport = transport
-        self.conductor = Conductor(self)
+        self.conductor = Conductor(self.events)
         self.consumer: Consumer = transport.create_consumer(
             self.conductor.on_message,
             self._on_partitions_revoked,
@@ -131,10 +131,13 @@ class App:
             start_at=StartAt.parse(start_at) if isinstance(start_at, str) else start_at,
             events=self.events,
         )
-        self.fetcher = Fetcher(self)
+        self.conductor.bind(self.consumer)
+        self.fetcher = Fetcher(self.consumer, self.crash)
         livelock = self.consumer.commit_livelock_soft_timeout
         self.watchdog = Watchdog(
-            self,
+            self.consumer,
+            self.conductor,
+            self.events,
             WatchdogSettings(
                 interval=watchdog_interval,
                 commit_livelock_soft_timeout=livelock,

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .codecs import Codec, codec
-from .events import DecodeError
+from .events import DecodeError, EventBus
 from .stream import Stream
 from .types import TP, Event, Message
 
 if TYPE_CHECKING:
-    from .app import App
+    from .consumer import Consumer
 
 __all__ = ["Conductor"]
 
@@ -47,14 +47,30 @@ def _decoder(codec_: Codec) -> Callable[[bytes], Any] | None:
 
 
 class Conductor:
-    """Forwards messages from the Consumer to Streams.  Created by the App."""
+    """Forwards messages from the Consumer to Streams.  Created by the App.
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    It publishes decode errors on ``events`` and acks, drops and pauses through the
+    consumer it is bound to (:meth:`bind`: the consumer is created with this
+    conductor's ``on_message`` as its callback, so it comes second).
+    """
+
+    def __init__(self, events: EventBus) -> None:
+        self.events = events
+        self._consumer: Consumer | None = None
         self._streams: list[Stream] = []
         self._plans: dict[str, _Plan] = {}
         #: Per topic, the compiled delivery function of its plan.
         self._handlers: dict[str, Callable[[Message], None]] = {}
+
+    def bind(self, consumer: Consumer) -> None:
+        """Caller: ``App.__init__``, once the consumer exists."""
+        self._consumer = consumer
+
+    @property
+    def consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise RuntimeError("the conductor is not bound to a consumer yet")
+        return self._consumer
 
     @property
     def streams(self) -> tuple[Stream, ...]:
@@ -97,7 +113,7 @@ class Conductor:
         try:
             handler = self._handlers[message.tp.topic]
         except KeyError:  # no stream reads this topic: nothing to wait for
-            self.app.consumer.ack(message)
+            self.consumer.ack(message)
             return
         handler(message)
 
@@ -129,7 +145,7 @@ class Conductor:
 
             return deliver_one
 
-        ack = self.app.consumer.ack
+        ack = self.consumer.ack
 
         def deliver(message: Message) -> None:
             message.refcount = refcount
@@ -166,7 +182,7 @@ class Conductor:
         for stream in streams:
             stream.decode_errors += 1
         message.refcount -= len(streams)
-        self.app.events.publish(
+        self.events.publish(
             DecodeError(
                 tp=message.tp,
                 offset=message.offset,
@@ -175,7 +191,7 @@ class Conductor:
             )
         )
         if message.refcount <= 0:
-            self.app.consumer.ack(message)
+            self.consumer.ack(message)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Drop revoked partitions' buffered events.  Caller: the Consumer, via the App."""
@@ -186,7 +202,7 @@ class Conductor:
         for stream in self._streams:
             if stream.paused:
                 tps = [tp for tp in assigned if tp.topic in stream.topics]
-                self.app.consumer.pause_partitions(tps, stream.name)
+                self.consumer.pause_partitions(tps, stream.name)
 
     def drop_buffered(self, tps: set[TP] | None = None) -> int:
         """Remove buffered (not started) events of ``tps`` (all if None) from every stream.
@@ -194,7 +210,7 @@ class Conductor:
         Their messages stay uncommitted, to be fetched again.  Returns how many events
         were removed.
         """
-        consumer = self.app.consumer
+        consumer = self.consumer
         removed = 0
         for stream in self._streams:
             events = stream.purge(tps if tps is not None else set(consumer.assignment()))

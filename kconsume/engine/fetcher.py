@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .transport.base import KConsumeError
 
 if TYPE_CHECKING:
-    from .app import App
+    from .consumer import Consumer
 
 __all__ = ["Fetcher"]
 
@@ -18,14 +19,16 @@ log = logging.getLogger(__name__)
 
 
 class Fetcher:
-    """Runs ``app.consumer.drain_messages()`` in one background task.
+    """Runs ``consumer.drain_messages()`` in one background task.
 
     Started by ``App.start``; ``on_stop`` cancels it.  A failure of the fetch loop
     is handed to ``Consumer.on_task_error`` and then crashes the app.
     """
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, consumer: Consumer, crash: Callable[[BaseException], None]) -> None:
+        self.consumer = consumer
+        #: Stops the app with the error (``App.crash``).
+        self.crash = crash
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -37,7 +40,7 @@ class Fetcher:
             self._task = asyncio.create_task(self._fetch_routine(), name="kconsume-fetch")
 
     async def _fetch_routine(self) -> None:
-        consumer = self.app.consumer
+        consumer = self.consumer
         try:
             await consumer.drain_messages()
         except asyncio.CancelledError:
@@ -46,7 +49,7 @@ class Fetcher:
             if not isinstance(exc, KConsumeError):  # those carry their own message
                 log.exception("fetch loop failed")
             await consumer.on_task_error(exc)
-            self.app.crash(exc)
+            self.crash(exc)
 
     async def on_stop(self) -> None:
         """Called every time before the service is stopped: cancel the fetch loop."""

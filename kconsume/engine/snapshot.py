@@ -130,9 +130,7 @@ def take_snapshot(
         rebalancing=rebalancing,
         delivered_total=delivered_total,
         partitions=tuple(
-            partition_snapshot(
-                states[tp], now, stall.stalled_since(tp), stall.livelock_warned(tp)
-            )
+            partition_snapshot(states[tp], now, stall.stalled_since(tp), stall.livelock_warned(tp))
             for tp in sorted(states)
         ),
         streams=tuple(streams),

@@ -47,7 +47,9 @@ from .events import (
 from .types import TP, Message
 
 if TYPE_CHECKING:
-    from .app import App
+    from .conductor import Conductor
+    from .consumer import Consumer
+    from .events import EventBus
     from .offsets import PartitionState
     from .stream import Stream
 
@@ -130,8 +132,17 @@ class ThreadClock:
 class Watchdog:
     """Owned by the App: started with it, stopped before it stops the consumer."""
 
-    def __init__(self, app: App, settings: WatchdogSettings) -> None:
-        self.app = app
+    def __init__(
+        self,
+        consumer: Consumer,
+        conductor: Conductor,
+        events: EventBus,
+        settings: WatchdogSettings,
+    ) -> None:
+        self.consumer = consumer
+        #: Where the streams are (the conductor's registry).
+        self.conductor = conductor
+        self.events = events
         self.settings = settings
         self._task: asyncio.Task[None] | None = None
         #: Warnings currently raised, by (cause, subject).
@@ -183,7 +194,7 @@ class Watchdog:
         ``suspended``: the whole process, not just the loop, stood still for ``drift``.
         """
         self._check_loop(drift, suspended)
-        consumer = self.app.consumer
+        consumer = self.consumer
         if consumer.rebalancing:
             return
         states = consumer.partition_states()
@@ -203,7 +214,7 @@ class Watchdog:
             self._check_head_of_line(tp, state, now)
             self._check_fetch(tp, state, now)
             self._check_commits(tp, state)
-        for stream in self.app.conductor.streams:
+        for stream in self.conductor.streams:
             self._check_stream(stream, now)
 
     def _check_loop(self, drift: float, suspended: bool) -> None:
@@ -333,12 +344,12 @@ class Watchdog:
 
     def holders(self, message: Message) -> tuple[str, ...]:
         """Names of the streams that still hold ``message`` (on it, or buffered)."""
-        return tuple(s.name for s in self.app.conductor.streams if s.holds(message))
+        return tuple(s.name for s in self.conductor.streams if s.holds(message))
 
     def _queued_behind(self, message: Message, now: float) -> tuple[str, ...]:
         """For each stream with ``message`` buffered, what that stream is on instead."""
         out = []
-        for stream in self.app.conductor.streams:
+        for stream in self.conductor.streams:
             current = stream.current
             if current is None or current.message is message or not stream.holds(message):
                 continue
@@ -361,7 +372,7 @@ class Watchdog:
 
     def _publish(self, event: EngineEvent) -> None:
         log.warning("%s", event.summary)
-        self.app.events.publish(event)
+        self.events.publish(event)
 
 
 def _preview(key: bytes | None) -> str | None:
