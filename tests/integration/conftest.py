@@ -56,9 +56,10 @@ async def group_committed(broker: Broker, group: str, topic: str) -> dict[int, i
     )
     await client.start()
     try:
+        metadata = await client._client.fetch_all_metadata()
         return {
             p: await client.committed(TopicPartition(topic, p))
-            for p in sorted(client.partitions_for_topic(topic) or ())
+            for p in sorted(metadata.partitions_for_topic(topic) or ())
         }
     finally:
         await client.stop()

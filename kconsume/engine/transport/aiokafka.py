@@ -196,7 +196,10 @@ class AIOKafkaDriver:
             raise BrokerUnreachableError(
                 f"cannot reach a Kafka broker at {','.join(self._servers)} ({exc})"
             ) from None
-        existing = await self._client.topics()
+        # Every topic's metadata, read once: the client's own metadata holds only the
+        # topics it subscribed to (Tansu answers with every topic, Apache Kafka does not).
+        metadata = await self._client._client.fetch_all_metadata()
+        existing = metadata.topics()
         missing = sorted(set(topics) - existing)
         if missing:
             await self._client.stop()
@@ -207,14 +210,14 @@ class AIOKafkaDriver:
         if self._group_id is not None and self._partitions is None:
             self._client.subscribe(topics=topics, listener=_Listener(self._handler))
             return
-        tps = self._manual_assignment(topics)
+        tps = self._manual_assignment(topics, metadata)
         self._client.assign([TopicPartition(tp.topic, tp.partition) for tp in tps])
         await self._handler.on_partitions_assigned(set(tps))
 
-    def _manual_assignment(self, topics: list[str]) -> list[TP]:
+    def _manual_assignment(self, topics: list[str], metadata: Any) -> list[TP]:
         tps: list[TP] = []
         for topic in topics:
-            available = sorted(self.client.partitions_for_topic(topic) or ())
+            available = sorted(metadata.partitions_for_topic(topic) or ())
             wanted = available if self._partitions is None else list(self._partitions)
             unknown = sorted(set(wanted) - set(available))
             if unknown:
