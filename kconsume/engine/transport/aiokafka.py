@@ -282,7 +282,44 @@ class AIOKafkaDriver:
             except KafkaError as exc:
                 log.warning("could not read the committed offset of %s: %s", tp, exc)
                 result[tp] = None
+        await self._report_below_log_start(result)
         return result
+
+    async def _report_below_log_start(self, committed: Mapping[TP, int | None]) -> None:
+        """Warn about committed offsets below their partition's log start.
+
+        Retention (or a deletion of records) moved the log start past the group's
+        committed offset: the records in between are gone, the broker answers a fetch
+        there with OFFSET_OUT_OF_RANGE, and the client starts where ``auto_offset_reset``
+        says (earliest: the log start; latest: the end).  Read from the broker's own
+        answer (ListOffsets, earliest), whatever the broker.
+        """
+        below = [TopicPartition(*tp) for tp, offset in committed.items() if offset is not None]
+        if not below:
+            return
+        try:
+            starts = await self.client.beginning_offsets(below)
+        except KafkaError as exc:
+            log.debug("could not read the log starts: %s", exc)
+            return
+        reset = self._client_settings.get("auto_offset_reset")
+        for kafka_tp in below:
+            offset, start = committed[TP(*kafka_tp)], starts.get(kafka_tp)
+            if offset is None or start is None or offset >= start:
+                continue
+            log.warning(
+                "%s[%d]: the group's committed offset %d is below the log start %d "
+                "(records %d..%d are gone: retention or deleted records); "
+                "starting at %s (auto_offset_reset=%s)",
+                kafka_tp.topic,
+                kafka_tp.partition,
+                offset,
+                start,
+                offset,
+                start - 1,
+                f"the log start, {start}" if reset == "earliest" else "the end",
+                reset,
+            )
 
     def highwater(self, tp: TP) -> int | None:
         if self._client is None:
