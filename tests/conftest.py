@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -62,7 +63,9 @@ def make_broker() -> Callable[[], AbstractContextManager[Broker]]:
 @pytest.fixture
 def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic name unique to this test (the broker is shared by the session)."""
-    return f"t{next(_topic_ids)}-{request.node.name[:40].replace('[', '-').rstrip(']')}"
+    name = request.node.name[:40].replace("[", "-").rstrip("]")
+    # Apache Kafka takes only [a-zA-Z0-9._-] in topic names (Tansu takes anything)
+    return f"t{next(_topic_ids)}-{re.sub(r'[^a-zA-Z0-9._-]', '-', name)}"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -14,6 +14,7 @@ and, the first time, ``mvn``.  No jar is committed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from kconsume.broker import BrokerError, free_port
+from kconsume.broker import BrokerError
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -57,6 +58,8 @@ TEST_SETTINGS: dict[str, str] = {
     "transaction.state.log.num.partitions": "1",
     "share.coordinator.state.topic.replication.factor": "1",
     "share.coordinator.state.topic.min.isr": "1",
+    # Tansu takes records of any size; tests send one of 5 MB (Kafka's default is 1 MB).
+    "message.max.bytes": str(16 << 20),
     "group.initial.rebalance.delay.ms": "0",
     # The tests' groups use a 2 s session (Tansu holds a join for half of it); Kafka's
     # default minimum is 6 s and would refuse them.
@@ -128,6 +131,20 @@ def resolve_classpath(kafka_version: str | None = None) -> Path:
     return lib
 
 
+def free_ports(host: str, n: int, taken: int | None = None) -> list[int]:
+    """``n`` distinct free ports (the first is ``taken`` when given): all bound at once,
+    so two calls cannot hand out the same port."""
+    with contextlib.ExitStack() as stack:
+        ports = [] if taken is None else [taken]
+        while len(ports) < n:
+            sock = stack.enter_context(socket.socket())
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+            if port not in ports:
+                ports.append(port)
+        return ports
+
+
 def random_cluster_id() -> str:
     """A KRaft cluster id, as ``kafka-storage random-uuid`` makes one (base64url, 22 chars)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -156,8 +173,7 @@ class KafkaBroker:
         jvm_options: tuple[str, ...] = DEFAULT_JVM_OPTIONS,
     ) -> None:
         self.host = host
-        self.port = port or free_port(host)
-        self.controller_port = free_port(host)
+        self.port, self.controller_port = free_ports(host, 2, taken=port)
         self.kafka_version = kafka_version or version()
         self.settings = {**TEST_SETTINGS, **(settings or {})}
         self.jvm_options = jvm_options

@@ -257,14 +257,19 @@ async def test_awkward_payloads(broker: Broker, topic_name: str) -> None:
     client = producer(broker.url, max_request_size=8 * 1024 * 1024)
     await client.start()
     big = orjson.dumps({"blob": "x" * (5 * 1024 * 1024)})
-    await client.send(topic_name, b'{"ok": true}', key=b"\x00\xff\x10")  # 0 binary key
-    await client.send(topic_name, None, key=b"gone")  # 1 tombstone
-    await client.send(topic_name, b"plain text", key=None)  # 2 null key
-    await client.send(topic_name, b"{broken json", key=b"k")  # 3 malformed JSON
-    await client.send(topic_name, b"v", headers=[("bin", b"\xfe\x00"), ("txt", b"hi")])  # 4
-    await client.send(topic_name, big, key=b"big")  # 5: 5 MB
-    await client.send(topic_name, b"\x80\x81 not utf-8")  # 6
+    sent = []
+    sent.append(await client.send(topic_name, b'{"ok": true}', key=b"\x00\xff\x10"))  # 0 binary key
+    sent.append(await client.send(topic_name, None, key=b"gone"))  # 1 tombstone
+    sent.append(await client.send(topic_name, b"plain text", key=None))  # 2 null key
+    sent.append(await client.send(topic_name, b"{broken json", key=b"k"))  # 3 malformed JSON
+    sent.append(
+        await client.send(topic_name, b"v", headers=[("bin", b"\xfe\x00"), ("txt", b"hi")])
+    )  # 4
+    sent.append(await client.send(topic_name, big, key=b"big"))  # 5: 5 MB
+    sent.append(await client.send(topic_name, b"\x80\x81 not utf-8"))  # 6
     await client.flush()
+    for future in sent:  # a broker that refuses a record says so here
+        await future
     await client.stop()
 
     docs = lines(consume(broker, topic_name, "-o", "beginning", "-e", timeout=90))
