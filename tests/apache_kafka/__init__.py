@@ -145,6 +145,16 @@ def free_ports(host: str, n: int, taken: int | None = None) -> list[int]:
         return ports
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it dies (Linux),
+    so a test run that is killed leaves no JVM behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def random_cluster_id() -> str:
     """A KRaft cluster id, as ``kafka-storage random-uuid`` makes one (base64url, 22 chars)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -265,7 +275,8 @@ class KafkaBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True,  # Ctrl-C reaches the tests, which stop it in order
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
