@@ -294,16 +294,17 @@ class AIOKafkaDriver:
         says (earliest: the log start; latest: the end).  Read from the broker's own
         answer (ListOffsets, earliest), whatever the broker.
         """
-        below = [TopicPartition(*tp) for tp, offset in committed.items() if offset is not None]
-        if not below:
+        known = [TopicPartition(*tp) for tp, offset in committed.items() if offset is not None]
+        if not known:
             return
         try:
-            starts = await self.client.beginning_offsets(below)
+            starts = await self.client.beginning_offsets(known)
         except KafkaError as exc:
             log.debug("could not read the log starts: %s", exc)
             return
         reset = self._client_settings.get("auto_offset_reset")
-        for kafka_tp in below:
+        where = {"earliest": "the log start", "latest": "the end"}.get(str(reset))
+        for kafka_tp in known:
             offset, start = committed[TP(*kafka_tp)], starts.get(kafka_tp)
             if offset is None or start is None or offset >= start:
                 continue
@@ -317,7 +318,7 @@ class AIOKafkaDriver:
                 start,
                 offset,
                 start - 1,
-                f"the log start, {start}" if reset == "earliest" else "the end",
+                f"{where}, {start}" if reset == "earliest" else where or "nowhere: the fetch fails",
                 reset,
             )
 
