@@ -4,8 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+#: The broker of `make bench`: tansu (embedded) or kafka (Apache Kafka, needs java and mvn).
+BROKER ?= tansu
+#: The broker-facing tests `make test-kafka` runs against Apache Kafka.
+KAFKA_TESTS ?= tests/integration
 
-.PHONY: setup demo demo-headless test test-unit test-integration test-tui test-snapshot-update lint format bench bench-exact chaos broker docs-screenshots clean
+.PHONY: setup demo demo-headless test test-unit test-integration test-kafka kafka-jars test-tui test-snapshot-update lint format bench bench-exact chaos broker docs-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
@@ -31,6 +35,12 @@ test-unit: setup
 test-integration: setup
 	$(PY) -m pytest tests/integration $(ARGS)
 
+test-kafka: setup kafka-jars  ## the broker-facing tests against Apache Kafka 4.x (needs java and mvn)
+	KCONSUME_TEST_BROKER=kafka $(PY) -m pytest $(KAFKA_TESTS) $(ARGS)
+
+kafka-jars: setup  ## fetch Apache Kafka's jars once with Maven into .cache/kafka/<version>/lib
+	$(PY) -m tests.apache_kafka
+
 test-tui: setup  ## the dashboard: Pilot tests and snapshots (no broker)
 	$(PY) -m pytest tests/tui $(ARGS)
 
@@ -46,8 +56,8 @@ format: setup
 	$(VENV)/bin/ruff format kconsume tests bench chaos
 	$(VENV)/bin/ruff check --fix kconsume tests bench chaos
 
-bench: setup  ## throughput ratios against a raw aiokafka loop, same run
-	$(PY) bench/run.py $(ARGS)
+bench: setup  ## throughput ratios against a raw aiokafka loop, same run (BROKER=kafka: on Apache Kafka)
+	$(PY) bench/run.py --broker $(BROKER) $(ARGS)
 
 bench-exact: setup  ## consume -o beginning -e of 1,000,000 librdkafka records: exactly every line
 	$(PY) bench/exact_end.py $(ARGS)

@@ -29,7 +29,10 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -44,13 +47,23 @@ from kconsume.tail import TailSession
 from kconsume.tui import DashboardApp
 
 TOPIC = "bench-orders"
+BROKER_NAMES = {"tansu": "Tansu (embedded, in memory)", "kafka": "Apache Kafka (KRaft, one JVM)"}
+
+
+class Broker(Protocol):
+    """What the bench uses of a broker (EmbeddedBroker, tests.apache_kafka.KafkaBroker)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def bootstrap(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Setup:
     """What every row reads: the broker, the topic, and how many messages it holds."""
 
-    broker: EmbeddedBroker
+    broker: Broker
     topic: str
     partitions: int
     messages: int
@@ -446,17 +459,32 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
     return "\n".join(lines)
 
 
-async def bench(messages: int, rounds: int, partitions: int, timeout: float) -> int:
+def start_broker(kind: str) -> AbstractContextManager[Broker]:
+    """The broker to measure against: Tansu (embedded) or Apache Kafka (the reference
+    broker of ``make test-kafka``: needs java, and mvn the first time)."""
+    if kind == "kafka":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.apache_kafka import KafkaBroker
+
+        return KafkaBroker()
+    return EmbeddedBroker()
+
+
+async def bench(messages: int, rounds: int, partitions: int, timeout: float, broker: str) -> int:
     rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS]
-    with EmbeddedBroker() as broker:
-        setup = Setup(broker, TOPIC, partitions, messages)
+    with start_broker(broker) as running:
+        setup = Setup(running, TOPIC, partitions, messages)
         seconds = await produce(setup)
-        print(f"produced {messages} messages in {seconds:.1f}s; measuring...", file=sys.stderr)
+        print(
+            f"{broker}: produced {messages} messages in {seconds:.1f}s; measuring...",
+            file=sys.stderr,
+        )
         for n in range(rounds):
             for row in rows:
                 await measure(row, setup, timeout)
                 last = f"{row.rates[-1]:,.0f} msg/s" if row.rates else "failed"
                 print(f"  round {n + 1}: {row.label}: {last}", file=sys.stderr)
+    print(f"broker: {BROKER_NAMES[broker]}")
     print(report(rows, setup, rounds))
     return 1 if any(row.failures for row in rows) else 0
 
@@ -469,10 +497,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds one measurement may take"
     )
+    parser.add_argument(
+        "--broker",
+        choices=sorted(BROKER_NAMES),
+        default=os.environ.get("BROKER") or "tansu",
+        help="the broker to read from (default: $BROKER, or tansu)",
+    )
     args = parser.parse_args(argv)
     if args.messages < 1 or args.rounds < 1 or args.partitions < 1:
         parser.error("--messages, --rounds and --partitions must be at least 1")
-    return asyncio.run(bench(args.messages, args.rounds, args.partitions, args.timeout))
+    return asyncio.run(
+        bench(args.messages, args.rounds, args.partitions, args.timeout, args.broker)
+    )
 
 
 if __name__ == "__main__":

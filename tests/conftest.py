@@ -1,26 +1,71 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 
-from kconsume.broker import EmbeddedBroker
+from tests.brokers import BROKER_KIND, BROKER_KINDS, Broker, new_broker
 
 _topic_ids = itertools.count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if BROKER_KIND not in BROKER_KINDS:
+        raise pytest.UsageError(
+            f"KCONSUME_TEST_BROKER={BROKER_KIND!r}: use one of {', '.join(BROKER_KINDS)}"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if BROKER_KIND == "kafka":
+        from tests.apache_kafka import version
+
+        return f"broker: Apache Kafka {version()} (KRaft, KCONSUME_TEST_BROKER=kafka)"
+    return "broker: Tansu (embedded; KCONSUME_TEST_BROKER=kafka runs Apache Kafka instead)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests that only one of the two brokers can run, saying why."""
+    for item in items:
+        if BROKER_KIND != "kafka" and (mark := item.get_closest_marker("kafka_only")):
+            why = mark.kwargs.get("reason") or (mark.args[0] if mark.args else "")
+            item.add_marker(
+                pytest.mark.skip(reason=f"Apache Kafka only (make test-kafka): {why}".rstrip(": "))
+            )
+        if BROKER_KIND != "tansu" and (mark := item.get_closest_marker("tansu_only")):
+            why = mark.kwargs.get("reason") or (mark.args[0] if mark.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"Tansu only: {why}".rstrip(": ")))
+
+
 @pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    """One real Kafka-protocol broker (Tansu) on a free port for the whole session."""
-    with EmbeddedBroker() as running:
+def broker_kind() -> str:
+    """``tansu`` or ``kafka``: the broker the session's tests run against."""
+    return BROKER_KIND
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """One real Kafka-protocol broker on a free port for the whole session: Tansu, or
+    Apache Kafka with ``KCONSUME_TEST_BROKER=kafka``."""
+    with new_broker() as running:
         yield running
+
+
+@pytest.fixture
+def make_broker() -> Callable[[], AbstractContextManager[Broker]]:
+    """A broker of this run's kind, of the test's own (to stop it, for one)."""
+    return new_broker
 
 
 @pytest.fixture
 def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic name unique to this test (the broker is shared by the session)."""
-    return f"t{next(_topic_ids)}-{request.node.name[:40].replace('[', '-').rstrip(']')}"
+    name = request.node.name[:40].replace("[", "-").rstrip("]")
+    # Apache Kafka takes only [a-zA-Z0-9._-] in topic names (Tansu takes anything)
+    return f"t{next(_topic_ids)}-{re.sub(r'[^a-zA-Z0-9._-]', '-', name)}"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -29,5 +74,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if report.failed and "broker" in getattr(item, "fixturenames", ()):
         broker = item.funcargs.get("broker")  # type: ignore[attr-defined]
-        if isinstance(broker, EmbeddedBroker):
+        if broker is not None and hasattr(broker, "log_text"):
             report.sections.append(("broker log", broker.log_text(5000) or "(empty)"))

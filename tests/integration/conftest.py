@@ -7,7 +7,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kconsume.admin import create_topics, producer
-from kconsume.broker import EmbeddedBroker
+from tests.brokers import Broker
 
 pytestmark = pytest.mark.broker
 
@@ -15,14 +15,14 @@ Produce = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
-async def topic(broker: EmbeddedBroker, topic_name: str) -> str:
+async def topic(broker: Broker, topic_name: str) -> str:
     """A fresh 3-partition topic on the session broker."""
     await create_topics(broker.url, {topic_name: 3})
     return topic_name
 
 
 @pytest.fixture
-async def produce(broker: EmbeddedBroker) -> AsyncIterator[Produce]:
+async def produce(broker: Broker) -> AsyncIterator[Produce]:
     """``await produce(topic, n, partition=None)``: n JSON orders, keys spread over partitions."""
     client = producer(broker.url)
     await client.start()
@@ -49,16 +49,17 @@ async def produce(broker: EmbeddedBroker) -> AsyncIterator[Produce]:
     await client.stop()
 
 
-async def group_committed(broker: EmbeddedBroker, group: str, topic: str) -> dict[int, int | None]:
+async def group_committed(broker: Broker, group: str, topic: str) -> dict[int, int | None]:
     """The group's committed offsets, read by an independent aiokafka client."""
     client = AIOKafkaConsumer(
         bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False
     )
     await client.start()
     try:
+        metadata = await client._client.fetch_all_metadata()
         return {
             p: await client.committed(TopicPartition(topic, p))
-            for p in sorted(client.partitions_for_topic(topic) or ())
+            for p in sorted(metadata.partitions_for_topic(topic) or ())
         }
     finally:
         await client.stop()

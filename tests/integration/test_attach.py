@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.broker import Broker, free_port
 from kconsume.engine import TP
 from kconsume.observe.remote import RemoteSource
 from kconsume.tail import SourceState
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.broker
 
 
 async def test_attach_shows_the_blocked_offset_stream_and_age_and_says_when_the_process_dies(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     app_file = tmp_path / "enrich.py"
     app_file.write_text(APP.format(url=broker.url, topic=topic))
@@ -101,7 +101,7 @@ async def test_attach_shows_the_blocked_offset_stream_and_age_and_says_when_the_
 
 
 async def test_consume_observed_with_a_token_counts_its_filter_errors(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     """``consume --observe --observe-token``: the --where errors and the commits in /metrics,
     a bare 401 without the token."""

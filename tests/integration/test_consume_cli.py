@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from kconsume.admin import create_topics, producer
-from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.broker import free_port
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -27,7 +28,7 @@ FAST_GROUP = ("-X", "session.timeout.ms=2000", "-X", "heartbeat.interval.ms=300"
 
 
 def consume(
-    broker: EmbeddedBroker, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    broker: Broker, *args: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     group_args = FAST_GROUP if "-g" in args else ()
     return subprocess.run(
@@ -49,7 +50,7 @@ def positions(docs: Sequence[dict]) -> list[tuple[int, int]]:  # type: ignore[ty
 
 
 @pytest.fixture
-async def orders(broker: EmbeddedBroker, topic: str, produce: Produce) -> str:
+async def orders(broker: Broker, topic: str, produce: Produce) -> str:
     """30 JSON orders over 3 partitions: offsets 0..9 in each."""
     await produce(topic, 30)
     return topic
@@ -58,7 +59,7 @@ async def orders(broker: EmbeddedBroker, topic: str, produce: Produce) -> str:
 # -- where to start ------------------------------------------------------------
 
 
-def test_beginning_with_exit_reads_everything_once(broker: EmbeddedBroker, orders: str) -> None:
+def test_beginning_with_exit_reads_everything_once(broker: Broker, orders: str) -> None:
     docs = lines(consume(broker, orders, "-o", "beginning", "-e"))
     assert positions(docs) == [(p, o) for p in range(3) for o in range(10)]
     first = next(d for d in docs if d["partition"] == 0 and d["offset"] == 0)
@@ -67,23 +68,21 @@ def test_beginning_with_exit_reads_everything_once(broker: EmbeddedBroker, order
     assert isinstance(first["timestamp"], int) and first["headers"] == {}
 
 
-def test_default_start_is_the_end(broker: EmbeddedBroker, orders: str) -> None:
+def test_default_start_is_the_end(broker: Broker, orders: str) -> None:
     assert lines(consume(broker, orders, "-e")) == []
 
 
-def test_minus_n_starts_n_before_the_end_of_each_partition(
-    broker: EmbeddedBroker, orders: str
-) -> None:
+def test_minus_n_starts_n_before_the_end_of_each_partition(broker: Broker, orders: str) -> None:
     docs = lines(consume(broker, orders, "-o", "-2", "-e"))
     assert positions(docs) == [(p, o) for p in range(3) for o in (8, 9)]
 
 
-def test_absolute_offset_and_partition_selection(broker: EmbeddedBroker, orders: str) -> None:
+def test_absolute_offset_and_partition_selection(broker: Broker, orders: str) -> None:
     docs = lines(consume(broker, orders, "-o", "7", "-p", "1", "-p", "2", "-e"))
     assert positions(docs) == [(p, o) for p in (1, 2) for o in (7, 8, 9)]
 
 
-async def test_start_at_a_time(broker: EmbeddedBroker, topic: str, produce: Produce) -> None:
+async def test_start_at_a_time(broker: Broker, topic: str, produce: Produce) -> None:
     await produce(topic, 6)
     time.sleep(0.05)  # timestamps must differ by more than a clock tick
     cut = int(time.time() * 1000)
@@ -97,7 +96,7 @@ async def test_start_at_a_time(broker: EmbeddedBroker, topic: str, produce: Prod
 
 
 async def test_until_stops_each_partition_at_a_time(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 6)
     time.sleep(0.05)
@@ -108,7 +107,7 @@ async def test_until_stops_each_partition_at_a_time(
     assert sorted(d["value"]["order"] for d in docs) == list(range(6))
 
 
-async def test_exit_with_empty_partitions(broker: EmbeddedBroker, topic_name: str) -> None:
+async def test_exit_with_empty_partitions(broker: Broker, topic_name: str) -> None:
     await create_topics(broker.url, {topic_name: 4})
     client = producer(broker.url)
     await client.start()
@@ -123,7 +122,7 @@ async def test_exit_with_empty_partitions(broker: EmbeddedBroker, topic_name: st
 # -- where to stop and filters ----------------------------------------------------
 
 
-def test_count_counts_after_filtering(broker: EmbeddedBroker, orders: str) -> None:
+def test_count_counts_after_filtering(broker: Broker, orders: str) -> None:
     docs = lines(
         consume(broker, orders, "-o", "beginning", "-c", "4", "--where", "value['order'] % 5 == 0")
     )
@@ -131,7 +130,7 @@ def test_count_counts_after_filtering(broker: EmbeddedBroker, orders: str) -> No
     assert all(d["value"]["order"] % 5 == 0 for d in docs)
 
 
-def test_where_over_json_values_and_anded(broker: EmbeddedBroker, orders: str) -> None:
+def test_where_over_json_values_and_anded(broker: Broker, orders: str) -> None:
     docs = lines(
         consume(
             broker,
@@ -149,7 +148,7 @@ def test_where_over_json_values_and_anded(broker: EmbeddedBroker, orders: str) -
 
 
 def test_where_syntax_error_is_reported_with_a_caret_before_consuming(
-    broker: EmbeddedBroker, orders: str
+    broker: Broker, orders: str
 ) -> None:
     result = consume(broker, orders, "-o", "beginning", "-e", "--where", "value['order'] >> > 3")
     assert result.returncode == 2
@@ -163,7 +162,7 @@ def test_where_syntax_error_is_reported_with_a_caret_before_consuming(
 
 
 async def test_header_and_grep_prefilters_run_before_decoding(
-    broker: EmbeddedBroker, topic_name: str
+    broker: Broker, topic_name: str
 ) -> None:
     await create_topics(broker.url, {topic_name: 1})
     client = producer(broker.url)
@@ -197,9 +196,7 @@ async def test_header_and_grep_prefilters_run_before_decoding(
     assert result.returncode == 2 and "bad --grep regex" in result.stderr
 
 
-def test_script_keep_and_async_transform(
-    broker: EmbeddedBroker, orders: str, tmp_path: Path
-) -> None:
+def test_script_keep_and_async_transform(broker: Broker, orders: str, tmp_path: Path) -> None:
     script = tmp_path / "orders.py"
     script.write_text(
         "def keep(msg):\n"
@@ -213,9 +210,7 @@ def test_script_keep_and_async_transform(
     assert all(d["value"]["p"] == d["partition"] for d in docs)
 
 
-def test_broken_script_is_a_usage_error(
-    broker: EmbeddedBroker, orders: str, tmp_path: Path
-) -> None:
+def test_broken_script_is_a_usage_error(broker: Broker, orders: str, tmp_path: Path) -> None:
     script = tmp_path / "bad.py"
     script.write_text("def keep(msg)\n    return True\n")
     result = consume(broker, orders, "-e", "--script", str(script))
@@ -226,9 +221,7 @@ def test_broken_script_is_a_usage_error(
     assert result.returncode == 2 and "neither keep(msg) nor transform(msg)" in result.stderr
 
 
-def test_filter_that_raises_is_counted_and_consumption_goes_on(
-    broker: EmbeddedBroker, orders: str
-) -> None:
+def test_filter_that_raises_is_counted_and_consumption_goes_on(broker: Broker, orders: str) -> None:
     # 1 / (order % 3) raises ZeroDivisionError on every third order
     result = consume(
         broker,
@@ -259,19 +252,24 @@ def test_filter_that_raises_is_counted_and_consumption_goes_on(
 # -- payloads -------------------------------------------------------------------------
 
 
-async def test_awkward_payloads(broker: EmbeddedBroker, topic_name: str) -> None:
+async def test_awkward_payloads(broker: Broker, topic_name: str) -> None:
     await create_topics(broker.url, {topic_name: 1})
     client = producer(broker.url, max_request_size=8 * 1024 * 1024)
     await client.start()
     big = orjson.dumps({"blob": "x" * (5 * 1024 * 1024)})
-    await client.send(topic_name, b'{"ok": true}', key=b"\x00\xff\x10")  # 0 binary key
-    await client.send(topic_name, None, key=b"gone")  # 1 tombstone
-    await client.send(topic_name, b"plain text", key=None)  # 2 null key
-    await client.send(topic_name, b"{broken json", key=b"k")  # 3 malformed JSON
-    await client.send(topic_name, b"v", headers=[("bin", b"\xfe\x00"), ("txt", b"hi")])  # 4
-    await client.send(topic_name, big, key=b"big")  # 5: 5 MB
-    await client.send(topic_name, b"\x80\x81 not utf-8")  # 6
+    sent = []
+    sent.append(await client.send(topic_name, b'{"ok": true}', key=b"\x00\xff\x10"))  # 0 binary key
+    sent.append(await client.send(topic_name, None, key=b"gone"))  # 1 tombstone
+    sent.append(await client.send(topic_name, b"plain text", key=None))  # 2 null key
+    sent.append(await client.send(topic_name, b"{broken json", key=b"k"))  # 3 malformed JSON
+    sent.append(
+        await client.send(topic_name, b"v", headers=[("bin", b"\xfe\x00"), ("txt", b"hi")])
+    )  # 4
+    sent.append(await client.send(topic_name, big, key=b"big"))  # 5: 5 MB
+    sent.append(await client.send(topic_name, b"\x80\x81 not utf-8"))  # 6
     await client.flush()
+    for future in sent:  # a broker that refuses a record says so here
+        await future
     await client.stop()
 
     docs = lines(consume(broker, topic_name, "-o", "beginning", "-e", timeout=90))
@@ -295,7 +293,7 @@ async def test_awkward_payloads(broker: EmbeddedBroker, topic_name: str) -> None
 # -- formats ---------------------------------------------------------------------------
 
 
-def test_raw_template_and_pretty_formats(broker: EmbeddedBroker, orders: str) -> None:
+def test_raw_template_and_pretty_formats(broker: Broker, orders: str) -> None:
     raw = consume(broker, orders, "-o", "beginning", "-e", "-p", "0", "-f", "raw")
     assert raw.stdout.splitlines()[:2] == ['{"order":0}', '{"order":3}']
     tpl = consume(
@@ -320,7 +318,7 @@ def test_raw_template_and_pretty_formats(broker: EmbeddedBroker, orders: str) ->
 # -- groups ------------------------------------------------------------------------------
 
 
-def test_group_commits_what_it_wrote_and_resumes(broker: EmbeddedBroker, orders: str) -> None:
+def test_group_commits_what_it_wrote_and_resumes(broker: Broker, orders: str) -> None:
     group = f"cli-{orders}"
     first = lines(consume(broker, orders, "-g", group, "-o", "beginning", "-c", "12"))
     assert len(first) == 12
@@ -333,7 +331,7 @@ def test_group_commits_what_it_wrote_and_resumes(broker: EmbeddedBroker, orders:
 
 
 async def test_group_killed_with_sigkill_loses_nothing(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     await produce(topic, 600)
     group = f"kill-{topic}"
@@ -383,7 +381,7 @@ async def test_group_killed_with_sigkill_loses_nothing(
     assert everything == {(p, o) for p in range(3) for o in range(210)}
 
 
-def test_stored_without_a_group_is_a_usage_error(broker: EmbeddedBroker, orders: str) -> None:
+def test_stored_without_a_group_is_a_usage_error(broker: Broker, orders: str) -> None:
     result = consume(broker, orders, "-o", "stored")
     assert result.returncode == 2 and "needs a group" in result.stderr
 
@@ -404,7 +402,7 @@ def test_stored_without_a_group_is_a_usage_error(broker: EmbeddedBroker, orders:
     ],
 )
 def test_bad_option_values_exit_2(
-    broker: EmbeddedBroker, orders: str, args: list[str], message: str
+    broker: Broker, orders: str, args: list[str], message: str
 ) -> None:
     result = consume(broker, orders, *args)
     assert result.returncode == 2, result.stderr
@@ -412,7 +410,7 @@ def test_bad_option_values_exit_2(
     assert result.stdout == ""
 
 
-def test_unknown_topic_is_a_clear_failure(broker: EmbeddedBroker) -> None:
+def test_unknown_topic_is_a_clear_failure(broker: Broker) -> None:
     result = consume(broker, "no-such-topic", "-e")
     assert result.returncode == 1
     assert "unknown topic: no-such-topic" in result.stderr
@@ -433,7 +431,7 @@ def test_unreachable_broker_fails_within_seconds() -> None:
     assert time.monotonic() - started < 15
 
 
-def test_broker_from_the_environment(broker: EmbeddedBroker, orders: str) -> None:
+def test_broker_from_the_environment(broker: Broker, orders: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "kconsume", "consume", orders, "-o", "-1", "-e", "-p", "0"],
         capture_output=True,
@@ -444,7 +442,7 @@ def test_broker_from_the_environment(broker: EmbeddedBroker, orders: str) -> Non
     assert [d["offset"] for d in lines(result)] == [9]
 
 
-def test_interrupt_stops_cleanly_and_prints_stats(broker: EmbeddedBroker, orders: str) -> None:
+def test_interrupt_stops_cleanly_and_prints_stats(broker: Broker, orders: str) -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -471,7 +469,7 @@ def test_interrupt_stops_cleanly_and_prints_stats(broker: EmbeddedBroker, orders
 
 
 async def test_reader_leaving_the_pipe_stops_quietly(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 3000)
     group = f"pipe-{topic}"
@@ -490,7 +488,7 @@ async def test_reader_leaving_the_pipe_stops_quietly(
 
 
 def test_a_filter_that_calls_exit_is_a_filter_error_not_a_silent_exit_0(
-    broker: EmbeddedBroker, orders: str, tmp_path: Path
+    broker: Broker, orders: str, tmp_path: Path
 ) -> None:
     """``--where "exit()"`` ended the run at the first message, nothing written, exit 0."""
     result = consume(broker, orders, "-o", "beginning", "-e", "--where", "exit()")

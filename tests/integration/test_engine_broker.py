@@ -10,15 +10,16 @@ import pytest
 
 from kconsume import App, BrokerUnreachableError, LivelockWarning, UnknownTopicError
 from kconsume.admin import create_topics
-from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.broker import free_port
 from kconsume.engine import TP, Codec, DecodeError, EngineEvent, Stream
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
 pytestmark = pytest.mark.broker
 
 
-def engine(broker: EmbeddedBroker, group: str | None, **kwargs: object) -> App:
+def engine(broker: Broker, group: str | None, **kwargs: object) -> App:
     kwargs.setdefault("commit_interval", 0.1)
     if group is not None:  # Tansu holds a JoinGroup for about half the session timeout
         kwargs.setdefault("session_timeout_ms", 2000)
@@ -32,7 +33,7 @@ async def consume(stream: Stream, seen: list[tuple[int, int]]) -> None:
 
 
 async def test_messages_through_one_stream_are_committed(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 300)
     app = engine(broker, "g-one")
@@ -56,7 +57,7 @@ async def test_messages_through_one_stream_are_committed(
 
 
 async def test_three_streams_share_one_decode_and_refcount(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 90)
     decodes = 0
@@ -90,7 +91,7 @@ async def test_three_streams_share_one_decode_and_refcount(
 
 
 async def test_restart_resumes_exactly_at_committed_offsets(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 60)
     first = engine(broker, "g-restart", stop_drain_timeout=0.1)
@@ -128,7 +129,7 @@ async def test_restart_resumes_exactly_at_committed_offsets(
 
 
 async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
-    broker: EmbeddedBroker, topic_name: str, produce: Produce
+    broker: Broker, topic_name: str, produce: Produce
 ) -> None:
     await create_topics(broker.url, {topic_name: 4})
     group = "g-split"
@@ -186,7 +187,7 @@ async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
 
 
 async def test_stuck_message_blocks_only_its_partition_and_warning_names_it(
-    broker: EmbeddedBroker, topic_name: str, produce: Produce
+    broker: Broker, topic_name: str, produce: Produce
 ) -> None:
     stuck_topic, free_topic = f"{topic_name}-stuck", f"{topic_name}-free"
     await create_topics(broker.url, {stuck_topic: 1, free_topic: 1})
@@ -224,7 +225,7 @@ async def test_stuck_message_blocks_only_its_partition_and_warning_names_it(
 
 
 async def test_undecodable_payload_is_reported_and_skipped(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 3, partition=0)
     await produce(topic, 1, partition=0, value=b"\xff not json")
@@ -249,7 +250,7 @@ async def test_undecodable_payload_is_reported_and_skipped(
     assert stream.decode_errors == 1
 
 
-async def test_unknown_topic_is_a_clear_error(broker: EmbeddedBroker) -> None:
+async def test_unknown_topic_is_a_clear_error(broker: Broker) -> None:
     app = engine(broker, None)
     app.stream("no-such-topic")
     with pytest.raises(UnknownTopicError, match="no-such-topic"):
@@ -266,7 +267,7 @@ async def test_unreachable_broker_fails_fast_with_a_clear_error() -> None:
 
 
 async def test_observer_mode_reads_without_committing(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 30)
     app = engine(broker, None)
@@ -281,7 +282,7 @@ async def test_observer_mode_reads_without_committing(
 
 
 async def test_full_buffer_pauses_at_the_broker_without_loss_or_duplicates(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 600)
     app = engine(broker, "g-flow", stream_buffer_maxsize=8, max_poll_records=20)

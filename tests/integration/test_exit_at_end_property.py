@@ -19,9 +19,9 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kconsume.broker import EmbeddedBroker
 from kconsume.consume import ConsumeOptions, run_consume
 from kconsume.engine import StartAt
+from tests.brokers import Broker
 from tests.integration.real_topics import create_topic
 
 pytestmark = pytest.mark.broker
@@ -58,7 +58,7 @@ def shapes(draw: st.DrawFn) -> Shape:
     )
 
 
-def produce(broker: EmbeddedBroker, topic: str, shape: Shape) -> None:
+def produce(broker: Broker, topic: str, shape: Shape) -> None:
     producer = Producer(
         {
             "bootstrap.servers": broker.bootstrap,
@@ -78,9 +78,7 @@ def produce(broker: EmbeddedBroker, topic: str, shape: Shape) -> None:
     assert producer.flush(60) == 0
 
 
-def keep_writing(
-    broker: EmbeddedBroker, topic: str, partitions: int, stop: threading.Event
-) -> None:
+def keep_writing(broker: Broker, topic: str, partitions: int, stop: threading.Event) -> None:
     """Records after the start: a run may write them or not, but never twice."""
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
     i = 0
@@ -99,7 +97,7 @@ def keep_writing(
 )
 @given(shape=shapes())
 def test_exit_at_end_writes_every_record_that_existed_at_start(
-    broker: EmbeddedBroker, shape: Shape
+    broker: Broker, shape: Shape
 ) -> None:
     topic = f"shape-{next(_topic_ids)}-{os.getpid()}"
     create_topic(broker.bootstrap, topic, shape.partitions)

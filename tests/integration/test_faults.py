@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kconsume.broker import EmbeddedBroker
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.broker
 SESSION = ("-X", "session.timeout.ms=2000", "-X", "heartbeat.interval.ms=300")
 
 
-def member(broker: EmbeddedBroker, topic: str, group: str, out: Path) -> subprocess.Popen[bytes]:
+def member(broker: Broker, topic: str, group: str, out: Path) -> subprocess.Popen[bytes]:
     with open(out, "ab") as stdout:
         return subprocess.Popen(
             [sys.executable, "-m", "kconsume", "consume", topic, "-b", broker.bootstrap,
@@ -38,7 +38,7 @@ def written(*paths: Path) -> list[tuple[int, int]]:
 
 
 async def test_zombie_member_after_a_freeze_loses_nothing_and_commits_to_the_end(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     """Chaos fault 'freeze': a member SIGSTOPped past its session timeout comes back
     after its partitions went to another member.  Its commits for them fail and it

@@ -18,9 +18,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.broker import free_port
 from kconsume.engine.types import TP
 from kconsume.groups import GroupActiveError, Selection, open_session
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -30,7 +31,7 @@ FAST_GROUP = ("-X", "session.timeout.ms=2000", "-X", "heartbeat.interval.ms=300"
 
 
 def kconsume(
-    broker: EmbeddedBroker | str, *args: str, timeout: float = 60
+    broker: Broker | str, *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     address = broker if isinstance(broker, str) else broker.bootstrap
     return subprocess.run(
@@ -73,7 +74,7 @@ def table(result: subprocess.CompletedProcess[str]) -> dict[int, tuple[str, ...]
     return rows
 
 
-async def set_committed(broker: EmbeddedBroker, group: str, topic: str, offsets: dict) -> None:  # type: ignore[type-arg]
+async def set_committed(broker: Broker, group: str, topic: str, offsets: dict) -> None:  # type: ignore[type-arg]
     """Commit ``{partition: offset}`` for ``group`` from outside it (plain aiokafka)."""
     client = AIOKafkaConsumer(
         bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False
@@ -87,7 +88,7 @@ async def set_committed(broker: EmbeddedBroker, group: str, topic: str, offsets:
         await client.stop()
 
 
-async def group_state(broker: EmbeddedBroker, group: str) -> tuple[str, int]:
+async def group_state(broker: Broker, group: str) -> tuple[str, int]:
     """(state, number of members) by DescribeGroups, independent of kconsume."""
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
     await admin.start()
@@ -109,7 +110,7 @@ async def orders(topic: str, produce: Produce) -> str:
 
 
 async def test_peek_marks_the_records_around_the_committed_offset(
-    broker: EmbeddedBroker, orders: str
+    broker: Broker, orders: str
 ) -> None:
     group = f"peek-{orders}"
     await set_committed(broker, group, orders, {0: 4, 2: 1})  # partition 1: none
@@ -129,7 +130,7 @@ async def test_peek_marks_the_records_around_the_committed_offset(
     assert await group_committed(broker, group, orders) == {0: 4, 1: None, 2: 1}
 
 
-async def test_peek_before_and_after_counts(broker: EmbeddedBroker, orders: str) -> None:
+async def test_peek_before_and_after_counts(broker: Broker, orders: str) -> None:
     group = f"peek-n-{orders}"
     await set_committed(broker, group, orders, {0: 5, 1: 5})
     assert marks(kconsume(broker, "peek", group, f"{orders}:0", "-B", "0", "-A", "0")) == {
@@ -145,7 +146,7 @@ async def test_peek_before_and_after_counts(broker: EmbeddedBroker, orders: str)
     }
 
 
-async def test_peek_near_the_log_end(broker: EmbeddedBroker, orders: str) -> None:
+async def test_peek_near_the_log_end(broker: Broker, orders: str) -> None:
     group = f"peek-end-{orders}"
     await set_committed(broker, group, orders, {0: 9, 1: 10, 2: 10})
     result = kconsume(broker, "peek", group, f"{orders}:0,1")
@@ -162,9 +163,7 @@ async def test_peek_near_the_log_end(broker: EmbeddedBroker, orders: str) -> Non
     assert "\x1b[" not in out
 
 
-async def test_peek_pretty_marks_next_and_templates_know_peek(
-    broker: EmbeddedBroker, orders: str
-) -> None:
+async def test_peek_pretty_marks_next_and_templates_know_peek(broker: Broker, orders: str) -> None:
     group = f"peek-fmt-{orders}"
     await set_committed(broker, group, orders, {0: 3})
     pretty = ok(kconsume(broker, "peek", group, orders, "-f", "pretty", "--no-color")).stdout
@@ -187,7 +186,7 @@ async def test_peek_pretty_marks_next_and_templates_know_peek(
     assert as_text[0]["value"] == '{"order":9}' and as_text[0]["peek"] == "next"
 
 
-async def test_peek_without_any_committed_offset_fails(broker: EmbeddedBroker, orders: str) -> None:
+async def test_peek_without_any_committed_offset_fails(broker: Broker, orders: str) -> None:
     result = kconsume(broker, "peek", f"nobody-{orders}", orders)
     assert result.returncode == 1
     assert f"has no committed offset on {orders} (partitions 0, 1, 2)" in result.stderr
@@ -197,9 +196,7 @@ async def test_peek_without_any_committed_offset_fails(broker: EmbeddedBroker, o
 # -- commit ---------------------------------------------------------------------------
 
 
-async def test_commit_absolute_offsets_dry_run_then_execute(
-    broker: EmbeddedBroker, orders: str
-) -> None:
+async def test_commit_absolute_offsets_dry_run_then_execute(broker: Broker, orders: str) -> None:
     group = f"abs-{orders}"
     await set_committed(broker, group, orders, {0: 2, 1: 9})
     dry = ok(kconsume(broker, "commit", group, orders, "--to", "7"))
@@ -220,7 +217,7 @@ async def test_commit_absolute_offsets_dry_run_then_execute(
     assert await group_committed(broker, group, orders) == {0: 7, 1: 10, 2: 7}
 
 
-async def test_commit_shift_forward_and_back(broker: EmbeddedBroker, orders: str) -> None:
+async def test_commit_shift_forward_and_back(broker: Broker, orders: str) -> None:
     group = f"shift-{orders}"
     await set_committed(broker, group, orders, {0: 5, 1: 1})
     dry = ok(kconsume(broker, "commit", group, orders, "--to", "-3"))
@@ -241,15 +238,13 @@ async def test_commit_shift_forward_and_back(broker: EmbeddedBroker, orders: str
     assert (await group_committed(broker, group, orders))[0] == 10
 
 
-async def test_commit_shift_without_any_committed_offset_fails(
-    broker: EmbeddedBroker, orders: str
-) -> None:
+async def test_commit_shift_without_any_committed_offset_fails(broker: Broker, orders: str) -> None:
     result = kconsume(broker, "commit", f"none-{orders}", orders, "--to", "+1", "--execute")
     assert result.returncode == 1
     assert "has no committed offset on" in result.stderr and "to shift" in result.stderr
 
 
-async def test_commit_to_beginning_and_end(broker: EmbeddedBroker, orders: str) -> None:
+async def test_commit_to_beginning_and_end(broker: Broker, orders: str) -> None:
     group = f"ends-{orders}"
     await set_committed(broker, group, orders, {0: 4, 1: 4, 2: 4})
     dry = ok(kconsume(broker, "commit", group, orders, "--to", "end"))
@@ -262,7 +257,7 @@ async def test_commit_to_beginning_and_end(broker: EmbeddedBroker, orders: str) 
     assert (await group_committed(broker, group, orders))[1] == 0
 
 
-async def test_commit_to_a_time(broker: EmbeddedBroker, topic: str, produce: Produce) -> None:
+async def test_commit_to_a_time(broker: Broker, topic: str, produce: Produce) -> None:
     await produce(topic, 12)  # offsets 0..3 in each partition
     time.sleep(0.05)  # timestamps on either side of the cut differ by more than a clock tick
     cut = int(time.time() * 1000)
@@ -290,7 +285,7 @@ async def test_commit_to_a_time(broker: EmbeddedBroker, topic: str, produce: Pro
 
 
 async def test_commit_refused_while_the_group_has_members(
-    broker: EmbeddedBroker, orders: str, tmp_path: Path
+    broker: Broker, orders: str, tmp_path: Path
 ) -> None:
     group = f"busy-{orders}"
     out_path = tmp_path / "consumed.jsonl"
@@ -360,9 +355,7 @@ async def test_commit_refused_while_the_group_has_members(
         (["peek", "g", "{topic}", "-X", "no.such=1"], "NAME=VALUE"),
     ],
 )
-def test_bad_usage_exits_2(
-    broker: EmbeddedBroker, topic: str, args: list[str], message: str
-) -> None:
+def test_bad_usage_exits_2(broker: Broker, topic: str, args: list[str], message: str) -> None:
     result = kconsume(broker, *(a.replace("{topic}", topic) for a in args))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
@@ -370,9 +363,7 @@ def test_bad_usage_exits_2(
 
 
 @pytest.mark.parametrize("command", [["peek", "g"], ["commit", "g", "--to", "end"]])
-def test_unknown_topic_or_partition_fails(
-    broker: EmbeddedBroker, topic: str, command: list[str]
-) -> None:
+def test_unknown_topic_or_partition_fails(broker: Broker, topic: str, command: list[str]) -> None:
     result = kconsume(broker, *command, "no-such-topic")
     assert result.returncode == 1
     assert "unknown topic: no-such-topic" in result.stderr and "Traceback" not in result.stderr

@@ -24,11 +24,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from confluent_kafka import Producer
 
-from kconsume.broker import EmbeddedBroker
 from kconsume.consume import ConsumeOptions
 from kconsume.engine import StartAt
 from kconsume.tail import TailSession
 from kconsume.tail.ribbon import Cell, ribbon_cells
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import group_committed
 from tests.integration.real_topics import (
@@ -65,14 +65,14 @@ PRODUCERS: dict[str, dict[str, Any] | str] = {
 
 
 @pytest.fixture(scope="module")
-def written(broker: EmbeddedBroker) -> Iterator[dict[str, ProducedTopic]]:
+def written(broker: Broker) -> Iterator[dict[str, ProducedTopic]]:
     """Topics written once per module, on first use (producing takes a moment)."""
     yield {}
 
 
 @pytest.fixture(params=list(PRODUCERS))
 def produced(
-    request: pytest.FixtureRequest, broker: EmbeddedBroker, written: dict[str, ProducedTopic]
+    request: pytest.FixtureRequest, broker: Broker, written: dict[str, ProducedTopic]
 ) -> ProducedTopic:
     kind: str = request.param
     if kind not in written:
@@ -103,7 +103,7 @@ def produced(
 
 
 def kconsume(
-    broker: EmbeddedBroker, *args: str, timeout: float = 120
+    broker: Broker, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "kconsume", *args, "-b", broker.bootstrap],
@@ -117,7 +117,7 @@ def written_records(result: subprocess.CompletedProcess[bytes]) -> list[Rec]:
     return [rec_from_jsonl(orjson.loads(line)) for line in result.stdout.splitlines()]
 
 
-async def log_ends(broker: EmbeddedBroker, topic: str) -> dict[int, int]:
+async def log_ends(broker: Broker, topic: str) -> dict[int, int]:
     """Each partition's end from a fetch's highwater (right on every broker)."""
     client = AIOKafkaConsumer(
         bootstrap_servers=broker.bootstrap,
@@ -142,14 +142,14 @@ async def log_ends(broker: EmbeddedBroker, topic: str) -> dict[int, int]:
 
 
 def test_consume_to_the_end_writes_exactly_the_topic(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     result = kconsume(broker, "consume", produced.name, "-o", "beginning", "-e", *RAW)
     assert_exactly(written_records(result), produced)
 
 
 async def test_consume_to_the_end_in_a_group_commits_the_log_end(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     group = f"e-{produced.name}"
     result = kconsume(
@@ -164,7 +164,7 @@ async def test_consume_to_the_end_in_a_group_commits_the_log_end(
 
 
 def test_consume_count_writes_a_prefix_of_each_partition(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     count = len(produced) - 37
     result = kconsume(broker, "consume", produced.name, "-o", "beginning", "-c", str(count), *RAW)
@@ -180,7 +180,7 @@ def test_consume_count_writes_a_prefix_of_each_partition(
 
 
 def test_consume_until_stops_each_partition_at_the_time(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     until = BASE_TIME + COUNT // 2
     result = kconsume(
@@ -194,7 +194,7 @@ def test_consume_until_stops_each_partition_at_the_time(
 
 
 async def test_tail_session_shows_exactly_the_topic_and_catches_up(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     options = ConsumeOptions(
         [produced.name],
@@ -231,7 +231,7 @@ async def test_tail_session_shows_exactly_the_topic_and_catches_up(
 
 
 async def test_peek_shows_the_records_around_the_committed_offset(
-    broker: EmbeddedBroker, produced: ProducedTopic
+    broker: Broker, produced: ProducedTopic
 ) -> None:
     group = f"peek-{produced.name}"
     partition = 1
@@ -307,7 +307,7 @@ def _unb64(data: str | None) -> bytes | None:
 
 
 async def test_run_headless_agent_sees_exactly_the_topic(
-    broker: EmbeddedBroker, produced: ProducedTopic, tmp_path: Path
+    broker: Broker, produced: ProducedTopic, tmp_path: Path
 ) -> None:
     group = f"run-{produced.name}"
     ends = await log_ends(broker, produced.name)
@@ -341,7 +341,7 @@ async def test_run_headless_agent_sees_exactly_the_topic(
 
 
 async def test_unreadable_codec_is_one_line_and_commits_nothing_past_the_output(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: Broker, tmp_path: Path
 ) -> None:
     """A live group consumer meets records it cannot decompress: what it wrote stays
     written and flushed, nothing past it is committed, and it says where in one line."""

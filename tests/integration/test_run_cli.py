@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kconsume.broker import EmbeddedBroker
+from tests.brokers import Broker
 from tests.integration.conftest import Produce
 
 pytestmark = pytest.mark.broker
@@ -34,7 +34,7 @@ async def enrich(stream):
 
 
 async def test_headless_run_names_the_handler_and_offset(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     app_file = tmp_path / "enrich.py"
     app_file.write_text(APP.format(url=broker.url, topic=topic))
@@ -84,7 +84,7 @@ def test_files_that_give_no_app_are_usage_errors(tmp_path: Path, source: str, me
 
 
 async def test_an_agent_that_raises_stops_the_run_with_exit_1(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     await produce(topic, 3)
     app_file = tmp_path / "broken.py"
@@ -119,7 +119,7 @@ async def idle(stream):
 
 
 async def test_frozen_member_is_reported_as_suspended_not_as_a_blocked_loop(
-    broker: EmbeddedBroker, topic: str, produce: Produce, tmp_path: Path
+    broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     """Chaos fault 'freeze' (SIGSTOP past the session timeout): the watchdog used to tell
     the user to look for time.sleep in their code."""

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC
 
 import pytest
 from textual.pilot import Pilot
 
 from kconsume import App
-from kconsume.broker import EmbeddedBroker, free_port
+from kconsume.broker import free_port
 from kconsume.consume import ConsumeOptions
 from kconsume.engine import TP, StartAt
 from kconsume.tail import SourceState, TailSession
 from kconsume.tui import DashboardApp
 from kconsume.tui.screens import SkipScreen
 from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -24,9 +27,7 @@ pytestmark = pytest.mark.broker
 FAST_GROUP = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 
 
-def options(
-    broker: EmbeddedBroker, topic: str, group: str | None, **kwargs: object
-) -> ConsumeOptions:
+def options(broker: Broker, topic: str, group: str | None, **kwargs: object) -> ConsumeOptions:
     return ConsumeOptions(
         [topic],
         broker=broker.url,
@@ -49,7 +50,7 @@ def screen_text(pilot: Pilot[None]) -> str:
 
 
 async def test_tail_shows_messages_and_commit_progress(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 30)
     group = f"tail-{topic}"
@@ -86,7 +87,7 @@ async def test_tail_shows_messages_and_commit_progress(
 
 
 async def test_tail_pause_stops_fetching_and_filter_narrows_the_tail(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 12)
     session = TailSession.from_options(
@@ -127,10 +128,12 @@ async def test_unreachable_broker_is_a_state_not_a_crash() -> None:
         assert app.is_running
 
 
-async def test_losing_the_broker_shows_as_unreachable() -> None:
+async def test_losing_the_broker_shows_as_unreachable(
+    make_broker: Callable[[], AbstractContextManager[Broker]],
+) -> None:
     from kconsume.admin import create_topics
 
-    with EmbeddedBroker() as own:
+    with make_broker() as own:
         await create_topics(own.url, {"lost": 1})
         session = TailSession.from_options(
             ConsumeOptions(["lost"], broker=own.url, broker_settings={"request_timeout_ms": 2000})
@@ -152,7 +155,7 @@ async def test_losing_the_broker_shows_as_unreachable() -> None:
 
 
 async def test_run_dashboard_skips_the_blocking_record(
-    broker: EmbeddedBroker, topic: str, produce: Produce
+    broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 30)
     group = f"skip-{topic}"

@@ -224,7 +224,10 @@ class AIOKafkaDriver:
             if message is None:
                 raise
             raise BrokerUnreachableError(message) from None
-        existing = await self._client.topics()
+        # Every topic's metadata, read once: the client's own metadata holds only the
+        # topics it subscribed to (Tansu answers with every topic, Apache Kafka does not).
+        metadata = await self._client._client.fetch_all_metadata()
+        existing = metadata.topics()
         missing = sorted(set(topics) - existing)
         if missing:
             await self._client.stop()
@@ -235,14 +238,14 @@ class AIOKafkaDriver:
         if self._group_id is not None and self._partitions is None:
             self._client.subscribe(topics=topics, listener=_Listener(self._handler))
             return
-        tps = self._manual_assignment(topics)
+        tps = self._manual_assignment(topics, metadata)
         self._client.assign([TopicPartition(tp.topic, tp.partition) for tp in tps])
         await self._handler.on_partitions_assigned(set(tps))
 
-    def _manual_assignment(self, topics: list[str]) -> list[TP]:
+    def _manual_assignment(self, topics: list[str], metadata: Any) -> list[TP]:
         tps: list[TP] = []
         for topic in topics:
-            available = sorted(self.client.partitions_for_topic(topic) or ())
+            available = sorted(metadata.partitions_for_topic(topic) or ())
             wanted = available if self._partitions is None else list(self._partitions)
             unknown = sorted(set(wanted) - set(available))
             if unknown:
@@ -332,7 +335,45 @@ class AIOKafkaDriver:
             except KafkaError as exc:
                 log.warning("could not read the committed offset of %s: %s", tp, exc)
                 result[tp] = None
+        await self._report_below_log_start(result)
         return result
+
+    async def _report_below_log_start(self, committed: Mapping[TP, int | None]) -> None:
+        """Warn about committed offsets below their partition's log start.
+
+        Retention (or a deletion of records) moved the log start past the group's
+        committed offset: the records in between are gone, the broker answers a fetch
+        there with OFFSET_OUT_OF_RANGE, and the client starts where ``auto_offset_reset``
+        says (earliest: the log start; latest: the end).  Read from the broker's own
+        answer (ListOffsets, earliest), whatever the broker.
+        """
+        known = [TopicPartition(*tp) for tp, offset in committed.items() if offset is not None]
+        if not known:
+            return
+        try:
+            starts = await self.client.beginning_offsets(known)
+        except KafkaError as exc:
+            log.debug("could not read the log starts: %s", exc)
+            return
+        reset = self._client_settings.get("auto_offset_reset")
+        where = {"earliest": "the log start", "latest": "the end"}.get(str(reset))
+        for kafka_tp in known:
+            offset, start = committed[TP(*kafka_tp)], starts.get(kafka_tp)
+            if offset is None or start is None or offset >= start:
+                continue
+            log.warning(
+                "%s[%d]: the group's committed offset %d is below the log start %d "
+                "(records %d..%d are gone: retention or deleted records); "
+                "starting at %s (auto_offset_reset=%s)",
+                kafka_tp.topic,
+                kafka_tp.partition,
+                offset,
+                start,
+                offset,
+                start - 1,
+                f"{where}, {start}" if reset == "earliest" else where or "nowhere: the fetch fails",
+                reset,
+            )
 
     def highwater(self, tp: TP) -> int | None:
         if self._client is None:
