@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -38,9 +40,16 @@ def broker_command(
         broker.start()
     except KConsumeError as exc:
         raise fail(str(exc)) from None
+    # Ctrl-C and SIGTERM stop it even when started with SIGINT ignored (a background job
+    # of a non-interactive shell), where Python would leave Ctrl-C ignored.  Set before
+    # saying it listens: whoever waits for that line may signal at once.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _interrupt)
     what = "TLS " if broker.tls else ""
-    typer.echo(f"broker listening on {what}{broker.url} (log: {broker.log_path}); Ctrl-C stops it")
     try:
+        typer.echo(
+            f"broker listening on {what}{broker.url} (log: {broker.log_path}); Ctrl-C stops it"
+        )
         code = broker.wait()
     except KeyboardInterrupt:
         code = 0
@@ -48,3 +57,7 @@ def broker_command(
         broker.stop()
     if code:
         raise fail(f"broker exited with status {code}:\n{broker.log_text(2000)}")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -115,3 +115,27 @@ def test_observe_on_a_public_interface_without_a_token_is_a_usage_error(
         result = runner.invoke(app, [*command, "--observe", "0.0.0.0:9464"])
         assert result.exit_code == 2, result.output
         assert "needs a token" in result.output
+
+
+def test_broker_command_stops_on_ctrl_c_even_when_started_with_it_ignored() -> None:
+    """A background job of a non-interactive shell starts with SIGINT ignored; Python then
+    leaves Ctrl-C ignored and `kconsume broker` never stopped."""
+    import signal
+
+    from kconsume.broker import free_port
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kconsume", "broker", "--port", str(free_port())],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert proc.stdout is not None
+    assert "listening" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    try:
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
