@@ -15,12 +15,13 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kconsume.broker import Broker, free_port
+from kconsume.broker import free_port
 from kconsume.engine import TP
 from kconsume.observe.remote import RemoteSource
 from kconsume.tail import SourceState
 from kconsume.tui import DashboardApp
 from kconsume.tui.run import run_remote
+from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce
 from tests.integration.test_run_cli import APP
