@@ -10,8 +10,8 @@ these machines): ``order.proto`` imports ``common.proto`` (a registry reference)
 from __future__ import annotations
 
 import datetime
-import functools
 import decimal
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any

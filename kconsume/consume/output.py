@@ -47,7 +47,8 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
         doc[f"{field}_error"] = value.error
     elif isinstance(value, SchemaValue):
         _put(doc, field, value.value)
-        doc[f"{field}_schema_id"] = value.schema_id
+        if value.schema_id is not None:
+            doc[f"{field}_schema_id"] = value.schema_id
         if value.subject is not None:
             doc[f"{field}_subject"] = value.subject
         if not value.decoded:
