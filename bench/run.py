@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.producer.message_accumulator import BatchBuilder
+from schemas import AVRO_BASELINE, AVRO_ROWS, avro_registry, fill
 
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
 from kconsume.admin import create_topics
@@ -362,6 +363,11 @@ ROWS: list[tuple[str, RowFun, str]] = [
 ]
 
 
+async def fill_avro(setup: Setup) -> None:
+    """The Avro rows' topic: the same orders as Avro (bench/schemas.py)."""
+    await fill(setup.broker, setup.messages, setup.partitions)
+
+
 # -- measuring --------------------------------------------------------------------
 
 
@@ -397,7 +403,8 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
         ratio = f"{median / baseline:5.2f}" if baseline else "    -"
         spread = f"{min(row.rates):,.0f}..{max(row.rates):,.0f}"
         failed = f"  ({len(row.failures)} failed: {row.failures[0]})" if row.failures else ""
-        against = "" if row.baseline in (BASELINE, JSONL_BASELINE) else f" vs {row.baseline}"
+        plain = (BASELINE, JSONL_BASELINE, AVRO_BASELINE)
+        against = "" if row.baseline in plain else f" vs {row.baseline}"
         lines.append(
             f"{row.label:<40} {median:>10,.0f} msg/s  {ratio}{against}   [{spread}]{failed}"
         )
@@ -405,10 +412,11 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
 
 
 async def bench(messages: int, rounds: int, partitions: int, timeout: float) -> int:
-    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS]
-    with EmbeddedBroker() as broker:
+    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS + AVRO_ROWS]
+    with EmbeddedBroker() as broker, avro_registry():
         setup = Setup(broker, TOPIC, partitions, messages)
         seconds = await produce(setup)
+        await fill_avro(setup)
         print(f"produced {messages} messages in {seconds:.1f}s; measuring...", file=sys.stderr)
         for n in range(rounds):
             for row in rows:
