@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..engine.codecs import Codec, codec
-from ..schemas import SchemaDecoders, SchemaSettings, schema_codec
+from ..schemas import SchemaDecoders, SchemaError, SchemaSettings, schema_codec
 from ..schemas.wire import MAGIC
 
 __all__ = ["FORMATS", "SCHEMA_FORMATS", "Undecodable", "decode_auto", "output_codec"]
@@ -47,12 +47,19 @@ def decode_auto(data: bytes) -> Any:
 
 
 def _auto_schemas(decoders: SchemaDecoders) -> Callable[[bytes], Any]:
-    """``auto`` that also recognises the Confluent wire format (magic byte 0)."""
+    """``auto`` that also recognises the Confluent wire format (magic byte 0).
+
+    Never raises: a framed payload whose schema cannot be had (the registry is down) or
+    that does not decode with it is :class:`Undecodable`, naming the schema id.
+    """
     framed = decoders.auto
 
     def decode(data: bytes) -> Any:
         if data and data[0] == MAGIC:
-            found = framed(data)
+            try:
+                found = framed(data)
+            except SchemaError as exc:
+                return Undecodable(data, str(exc))
             if found is not None:
                 return found
         return decode_auto(data)

@@ -108,7 +108,12 @@ def test_unknown_ids_are_remembered_for_a_while(registry: TestRegistry) -> None:
 
 
 def test_a_down_registry_is_not_asked_again_for_any_id() -> None:
-    client = SchemaRegistry(RegistrySettings(f"http://127.0.0.1:{free_port()}", retry_after=60))
+    dead = RegistrySettings(f"http://127.0.0.1:{free_port()}", retry_after=60)
+    for name in ("auto", "avro", "protobuf", "jsonschema"):  # never raises: a decode error
+        decoded = output_codec(name, SchemaSettings(dead)).decode(b"\x00\x00\x00\x00\x05xyz")
+        assert isinstance(decoded, Undecodable) and "schema id 5" in decoded.error
+        assert "unreachable" in decoded.error
+    client = SchemaRegistry(dead)
     with pytest.raises(RegistryError, match=r"schema id 1: .*unreachable"):
         client.schema(1)
     with pytest.raises(RegistryError, match=r"schema id 2: .*unreachable"):
