@@ -35,6 +35,14 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
     """Set ``doc[field]`` to a JSON-able form of ``value``, flagging base64 and errors."""
     if type(value) in _PLAIN_TYPES:
         doc[field] = value
+    elif type(value) is SchemaValue:
+        _put(doc, field, value.value)
+        if value.schema_id is not None:
+            doc[f"{field}_schema_id"] = value.schema_id
+        if value.subject is not None:
+            doc[f"{field}_subject"] = value.subject
+        if not value.decoded:
+            doc[f"{field}_note"] = framed_note(value)
     elif isinstance(value, bytes | bytearray):
         doc[field] = b64(bytes(value))
         doc[f"{field}_encoding"] = "base64"
@@ -45,14 +53,6 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
             doc[field] = b64(value.data)
             doc[f"{field}_encoding"] = "base64"
         doc[f"{field}_error"] = value.error
-    elif isinstance(value, SchemaValue):
-        _put(doc, field, value.value)
-        if value.schema_id is not None:
-            doc[f"{field}_schema_id"] = value.schema_id
-        if value.subject is not None:
-            doc[f"{field}_subject"] = value.subject
-        if not value.decoded:
-            doc[f"{field}_note"] = framed_note(value)
     else:
         doc[field] = value  # orjson knows dataclasses, datetimes, numpy; else it says so
 

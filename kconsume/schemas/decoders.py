@@ -92,6 +92,13 @@ class SchemaDecoders:
 
     # -- local schemas (no registry) ------------------------------------------------
 
+    def _local_for(self, fmt: str) -> bool:
+        """Whether values of ``fmt`` are decoded with a local schema."""
+        s = self.settings
+        return (fmt == "avro" and s.avro_schema is not None) or (
+            fmt == "protobuf" and s.proto_descriptor is not None
+        )
+
     def local_avro(self) -> AvroDecoder | None:
         """The ``--schema`` decoder (None without one).  Raises ValueError for a bad file."""
         path = self.settings.avro_schema
@@ -124,6 +131,11 @@ class SchemaDecoders:
 
         Local schemas (``--schema``, ``--proto-*``) apply to values only.
         """
+        if len(data) >= 5 and data[0] == 0 and (key or not self._local_for(fmt)):
+            found = self._by_id.get((fmt, int.from_bytes(data[1:5], "big")))
+            if found is not None:  # the common case: a schema id seen before
+                decode, r = found
+                return SchemaValue(decode(memoryview(data)[5:]), r.id, r.subject, r.schema_type)
         frame = split_frame(data)
         if not key:
             local = self._local(fmt, data, frame)

@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["SchemaValue", "json_ready"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per message, and a frozen __init__ costs more
 class SchemaValue:
     """A value decoded with a schema (or found framed but not decoded: ``decoded`` False).
 
