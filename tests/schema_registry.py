@@ -17,6 +17,7 @@ With ``user_info`` set, requests without that basic auth answer 401.
 from __future__ import annotations
 
 import base64
+import ssl
 import threading
 import urllib.parse
 from collections import Counter
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -166,12 +168,21 @@ def _handler(registry: TestRegistry) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_registry(user_info: str | None = None) -> Iterator[TestRegistry]:
-    """A :class:`TestRegistry` served on a free local port while the block runs."""
+def running_registry(
+    user_info: str | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[TestRegistry]:
+    """A :class:`TestRegistry` served on a free local port while the block runs; over
+    HTTPS with ``tls`` (the server's certificate and key files)."""
     registry = TestRegistry(user_info=user_info)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(registry))
     server.daemon_threads = True
-    registry.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    registry.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="test-registry", daemon=True)
     thread.start()
     try:

@@ -39,6 +39,7 @@ from kconsume.schemas.wire import message_indexes, split_frame
 from kconsume.tui.screens import MessageScreen
 from tests import schema_data as d
 from tests.fakes import FakeTransport
+from tests.integration.certs import make_certs
 from tests.schema_registry import TestRegistry, running_registry
 
 
@@ -132,6 +133,21 @@ def test_basic_auth() -> None:
         settings = schema_settings(url, None)
         assert settings.registry is not None and settings.registry.user_info == "alice:s3cret"
         assert SchemaRegistry(settings.registry).schema(1).schema_type == "AVRO"
+
+
+def test_tls_with_a_ca_location(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path)
+    with running_registry(tls=(certs.server_cert, certs.server_key)) as registry:
+        registry.register("t-value", {"schema": '"string"'})
+        x = [f"schema.registry.ssl.ca.location={certs.ca}"]
+        trusted = schema_settings(registry.url, x).registry
+        assert trusted is not None and registry.url.startswith("https://")
+        assert SchemaRegistry(trusted).schema(1).subject == "t-value"
+        x = [f"schema.registry.ssl.ca.location={certs.wrong_ca}"]
+        wrong = schema_settings(registry.url, x).registry
+        assert wrong is not None
+        with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
+            SchemaRegistry(wrong).schema(1)
 
 
 # -- formats, errors, local schemas -------------------------------------------------------
