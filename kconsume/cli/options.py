@@ -126,9 +126,8 @@ Registry = Annotated[
     str | None,
     typer.Option(
         "--registry", "-r", envvar="KCONSUME_SCHEMA_REGISTRY", rich_help_panel=DECODE,
-        help="Schema Registry URL (kcat's -r): Avro, Protobuf and JSON Schema values by "
-        "schema id. Auth and TLS: -X schema.registry.basic.auth.user.info=USER:PASS, "
-        "-X schema.registry.ssl.ca.location=FILE, ...",
+        help="Schema Registry URL (kcat's -r) for Avro, Protobuf and JSON Schema. Auth and "
+        "TLS: -X schema.registry.* (docs/schemas.md).",
     ),
 ]  # fmt: skip
 SchemaFile = Annotated[
