@@ -87,17 +87,23 @@ class SchemaDecoders:
         self.settings = settings
         self.registry = SchemaRegistry(settings.registry) if settings.registry else None
         self._by_id: dict[tuple[str, int], tuple[_Decode, RegisteredSchema]] = {}
+        #: By format, by 5-byte header (magic byte and schema id): the whole decode.
+        self._fast: dict[str, dict[bytes, Callable[[bytes], SchemaValue]]] = {
+            fmt: {} for fmt in (*FORMATS, "auto")
+        }
+        #: The formats whose values a local schema decodes (the fast path is for keys).
+        self._local_formats = frozenset(
+            fmt
+            for fmt, path in (
+                ("avro", settings.avro_schema),
+                ("protobuf", settings.proto_descriptor),
+            )
+            if path is not None
+        )
         self._avro: AvroDecoder | None = None
         self._protobuf: Any = None
 
     # -- local schemas (no registry) ------------------------------------------------
-
-    def _local_for(self, fmt: str) -> bool:
-        """Whether values of ``fmt`` are decoded with a local schema."""
-        s = self.settings
-        return (fmt == "avro" and s.avro_schema is not None) or (
-            fmt == "protobuf" and s.proto_descriptor is not None
-        )
 
     def local_avro(self) -> AvroDecoder | None:
         """The ``--schema`` decoder (None without one).  Raises ValueError for a bad file."""
@@ -131,11 +137,9 @@ class SchemaDecoders:
 
         Local schemas (``--schema``, ``--proto-*``) apply to values only.
         """
-        if len(data) >= 5 and data[0] == 0 and (key or not self._local_for(fmt)):
-            found = self._by_id.get((fmt, int.from_bytes(data[1:5], "big")))
-            if found is not None:  # the common case: a schema id seen before
-                decode, r = found
-                return SchemaValue(decode(memoryview(data)[5:]), r.id, r.subject, r.schema_type)
+        fast = self._fast[fmt].get(data[:5])  # the common case: a schema id seen before
+        if fast is not None and (key or fmt not in self._local_formats):
+            return fast(data)
         frame = split_frame(data)
         if not key:
             local = self._local(fmt, data, frame)
@@ -151,17 +155,20 @@ class SchemaDecoders:
             if fmt == "jsonschema":
                 return SchemaValue(_json(payload), schema_id, None, "JSON")
             raise SchemaError(f"schema id {schema_id}: no --registry to fetch it from")
-        decode, registered = self._built(schema_id, fmt)
-        return SchemaValue(decode(payload), schema_id, registered.subject, registered.schema_type)
+        fast = self._fast[fmt][bytes(data[:5])] = _whole(*self._built(schema_id, fmt))
+        return fast(data)
 
     def auto(self, data: bytes) -> SchemaValue | None:
         """A framed payload decoded with the registry's schema, or shown as framed (its
         bytes and schema id) without a registry; None when ``data`` is not framed or the
         registry has no such id (it was not framed after all).  Raises SchemaError."""
+        fast = self._fast["auto"].get(data[:5])
+        if fast is not None:
+            return fast(data)
         frame = split_frame(data)
         if frame is None:
             return None
-        schema_id, payload = frame
+        schema_id, _ = frame
         if self.registry is None:
             return SchemaValue(data, schema_id, decoded=False)
         try:
@@ -170,7 +177,8 @@ class SchemaDecoders:
             if exc.status == 404:
                 return None
             raise
-        return SchemaValue(decode(payload), schema_id, registered.subject, registered.schema_type)
+        fast = self._fast["auto"][bytes(data[:5])] = _whole(decode, registered)
+        return fast(data)
 
     def _local(
         self, fmt: str, data: bytes, frame: tuple[int, memoryview] | None
@@ -263,6 +271,20 @@ class SchemaDecoders:
             out += self._references(referenced, serialized, seen)
             out.append((name, referenced))
         return out
+
+
+def _whole(decode: _Decode, registered: RegisteredSchema) -> Callable[[bytes], SchemaValue]:
+    """Decode a framed message whose header is known: no frame parsing, no lookups."""
+    schema_id, subject, schema_type = registered.id, registered.subject, registered.schema_type
+
+    def decode_framed(data: bytes) -> SchemaValue:
+        try:
+            value = decode(memoryview(data)[5:])
+        except SchemaError as exc:
+            raise SchemaError(f"schema id {schema_id} ({subject or 'no subject'}): {exc}") from None
+        return SchemaValue(value, schema_id, subject, schema_type)
+
+    return decode_framed
 
 
 def _json(payload: memoryview) -> Any:
