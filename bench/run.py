@@ -37,6 +37,7 @@ from typing import Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.producer.message_accumulator import BatchBuilder
+from schemas import AVRO_BASELINE, AVRO_ROWS, avro_registry, fill
 
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
 from kconsume.admin import create_topics
@@ -417,6 +418,11 @@ ROWS: list[tuple[str, RowFun, str]] = [
 ]
 
 
+async def fill_avro(setup: Setup) -> None:
+    """The Avro rows' topic: the same orders as Avro (bench/schemas.py)."""
+    await fill(setup.broker, setup.messages, setup.partitions)
+
+
 # -- measuring --------------------------------------------------------------------
 
 
@@ -452,7 +458,8 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
         ratio = f"{median / baseline:5.2f}" if baseline else "    -"
         spread = f"{min(row.rates):,.0f}..{max(row.rates):,.0f}"
         failed = f"  ({len(row.failures)} failed: {row.failures[0]})" if row.failures else ""
-        against = "" if row.baseline in (BASELINE, JSONL_BASELINE) else f" vs {row.baseline}"
+        plain = (BASELINE, JSONL_BASELINE, AVRO_BASELINE)
+        against = "" if row.baseline in plain else f" vs {row.baseline}"
         lines.append(
             f"{row.label:<40} {median:>10,.0f} msg/s  {ratio}{against}   [{spread}]{failed}"
         )
@@ -471,10 +478,11 @@ def start_broker(kind: str) -> AbstractContextManager[Broker]:
 
 
 async def bench(messages: int, rounds: int, partitions: int, timeout: float, broker: str) -> int:
-    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS]
-    with start_broker(broker) as running:
+    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS + AVRO_ROWS]
+    with start_broker(broker) as running, avro_registry():
         setup = Setup(running, TOPIC, partitions, messages)
         seconds = await produce(setup)
+        await fill_avro(setup)
         print(
             f"{broker}: produced {messages} messages in {seconds:.1f}s; measuring...",
             file=sys.stderr,

@@ -31,6 +31,10 @@ def consume_command(
     until: o.Until = None,
     key_format: o.KeyFormat = o.Format.auto,
     value_format: o.ValueFormat = o.Format.auto,
+    registry: o.Registry = None,
+    schema: o.SchemaFile = None,
+    proto_descriptor: o.ProtoDescriptor = None,
+    proto_message: o.ProtoMessage = None,
     output_format: Annotated[
         str | None,
         typer.Option(
@@ -68,6 +72,7 @@ def consume_command(
     """
     stdout_tty = sys.stdout.isatty()
     o.observe_settings(observe, observe_token)
+    schemas = o.schema_settings(registry, config, schema, proto_descriptor, proto_message)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
@@ -81,7 +86,7 @@ def consume_command(
             count=count,
             until_ms=o.until_time(until),
             key_format=key_format.value,
-            value_format=value_format.value,
+            value_format=o.value_format(value_format, schemas),
             output_format=output_format or ("pretty" if stdout_tty else "jsonl"),
             color=stdout_tty if color is None else color,
             where=where or [],
@@ -91,6 +96,7 @@ def consume_command(
             strict=strict,
             stats=stats,
             progress=sys.stderr.isatty() and (exit_at_end or count is not None),
+            schemas=schemas,
             broker_settings=o.broker_settings(
                 config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
                 ssl_cafile, ssl_certfile, ssl_keyfile,

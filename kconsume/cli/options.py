@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import urllib.parse
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from ..engine.observing import ObserveConfigError, ObserveSettings
 from ..engine.positions import StartAt, parse_time_ms
 from ..engine.transport.aiokafka import PASSTHROUGH, bootstrap_servers, client_settings
 from ..engine.transport.base import KConsumeError
+from ..schemas import MissingExtraError, RegistrySettings, SchemaSettings
 from .errors import EXIT_USAGE, fail
 
 KAFKA = "Kafka"
@@ -35,6 +37,9 @@ class Format(StrEnum):
     str = "str"
     raw = "raw"
     int = "int"
+    avro = "avro"
+    protobuf = "protobuf"
+    jsonschema = "jsonschema"
 
 
 Topics = Annotated[list[str], typer.Argument(help="Topics to consume.", show_default=False)]
@@ -111,7 +116,45 @@ Until = Annotated[
     ),
 ]
 KeyFormat = Annotated[Format, typer.Option(rich_help_panel=DECODE)]
-ValueFormat = Annotated[Format, typer.Option(rich_help_panel=DECODE)]
+ValueFormat = Annotated[
+    Format,
+    typer.Option(
+        rich_help_panel=DECODE,
+        help="auto recognises JSON, text, and the Confluent wire format (decoded with "
+        "--registry). avro, protobuf, jsonschema: see docs/schemas.md.",
+    ),
+]
+Registry = Annotated[
+    str | None,
+    typer.Option(
+        "--registry", "-r", envvar="KCONSUME_SCHEMA_REGISTRY", rich_help_panel=DECODE,
+        help="Schema Registry URL (kcat's -r) for Avro, Protobuf and JSON Schema. Auth and "
+        "TLS: -X schema.registry.* (docs/schemas.md).",
+    ),
+]  # fmt: skip
+SchemaFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--schema", exists=True, dir_okay=False, rich_help_panel=DECODE,
+        help="An Avro schema (.avsc) for values, without a registry (implies "
+        "--value-format avro).",
+    ),
+]  # fmt: skip
+ProtoDescriptor = Annotated[
+    Path | None,
+    typer.Option(
+        "--proto-descriptor", exists=True, dir_okay=False, rich_help_panel=DECODE,
+        help="A Protobuf FileDescriptorSet (protoc --include_imports --descriptor_set_out) "
+        "for values, without a registry; with --proto-message.",
+    ),
+]  # fmt: skip
+ProtoMessage = Annotated[
+    str | None,
+    typer.Option(
+        "--proto-message", rich_help_panel=DECODE,
+        help="The value's message type in --proto-descriptor (package.Message).",
+    ),
+]  # fmt: skip
 Where = Annotated[
     list[str] | None,
     typer.Option(
@@ -283,10 +326,15 @@ def security_settings(
 
 
 def client_config(specs: list[str] | None) -> dict[str, Any]:
-    """``-X name=value`` settings (dots or underscores; kcat's names too), checked."""
+    """``-X name=value`` settings (dots or underscores; kcat's names too), checked.
+
+    ``schema.registry.*`` settings are :func:`schema_settings`'s, skipped here.
+    """
     out: dict[str, Any] = {}
     for spec in specs or []:
         name, sep, value = spec.partition("=")
+        if _registry_key(name) is not None:
+            continue
         key = _X_NAMES.get(name.strip().replace(".", "_").replace("-", "_").lower())
         if not sep or key is None:
             known = ", ".join(sorted(k.replace("_", ".") for k in _X_NAMES))
@@ -345,6 +393,92 @@ def broker_settings(
     return settings
 
 
+#: ``-X schema.registry.NAME`` (confluent-kafka's and kcat's names) -> RegistrySettings field.
+_REGISTRY_NAMES = {
+    "url": "url",
+    "basic.auth.user.info": "user_info",
+    "ssl.ca.location": "ca_location",
+    "ssl.certificate.location": "certificate_location",
+    "ssl.key.location": "key_location",
+    "ssl.key.password": "key_password",
+    "timeout.ms": "timeout",
+    "request.timeout.ms": "timeout",
+    "basic.auth.credentials.source": "",
+}
+
+
+def _registry_key(name: str) -> str | None:
+    """The ``schema.registry.`` setting's own name, or None for another setting."""
+    name = name.strip().lower().replace("_", ".")
+    return name.removeprefix("schema.registry.") if name.startswith("schema.registry.") else None
+
+
+def schema_settings(
+    registry: str | None,
+    config: list[str] | None,
+    schema: Path | None = None,
+    proto_descriptor: Path | None = None,
+    proto_message: str | None = None,
+) -> SchemaSettings:
+    """Where schemas come from: ``--registry`` and ``-X schema.registry.*``, local files.
+
+    A bad setting is a usage error (exit 2).
+    """
+    fields: dict[str, Any] = {}
+    for spec in config or []:
+        name, _, value = spec.partition("=")
+        key = _registry_key(name)
+        if key is None:
+            continue
+        field = _REGISTRY_NAMES.get(key)
+        shown = name.strip()
+        if field is None:
+            known = ", ".join(f"schema.registry.{k}" for k in _REGISTRY_NAMES)
+            raise _bad(f"{spec!r}: unknown registry setting (known: {known})")
+        value = value.strip()
+        if field == "":  # credentials.source: USER_INFO is the only one supported
+            if value.upper() not in ("USER_INFO", "URL"):
+                raise _bad(f"{shown}={value!r}: kconsume supports USER_INFO (and URL)")
+            continue
+        if field == "timeout":
+            if not re.fullmatch(r"[0-9]{1,7}", value) or int(value) < 1:
+                raise _bad(f"{shown}={value!r}: milliseconds, a whole number from 1")
+            fields[field] = int(value) / 1000
+            continue
+        if field.endswith("_location") and not Path(value).is_file():
+            raise _bad(f"{shown}={value!r}: no such file")
+        fields[field] = value
+    if registry is not None:
+        fields["url"] = registry
+    url = fields.get("url")
+    if url is None and len(fields) > 0:
+        raise _bad("schema.registry.* settings need --registry URL", "'--registry'")
+    registry_settings = None
+    if url is not None:
+        user_info = fields.get("user_info")
+        parsed = urllib.parse.urlsplit(url.split(",")[0].strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise _bad(f"{url!r}: use http(s)://HOST:PORT", "'--registry'")
+        if parsed.username is not None and user_info is None:  # http://user:pass@host (URL)
+            user_info = f"{urllib.parse.unquote(parsed.username)}:"
+            user_info += urllib.parse.unquote(parsed.password or "")
+            url = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+        fields["url"], fields["user_info"] = url, user_info
+        registry_settings = RegistrySettings(**fields)
+    if (proto_descriptor is None) != (proto_message is None):
+        raise _bad("--proto-descriptor and --proto-message go together", "'--proto-message'")
+    return SchemaSettings(registry_settings, schema, proto_descriptor, proto_message)
+
+
+def value_format(chosen: Format, schemas: SchemaSettings) -> str:
+    """``--value-format``: ``auto`` with ``--schema`` means avro, with ``--proto-*`` protobuf."""
+    if chosen is Format.auto and schemas.avro_schema is not None:
+        return "avro"
+    if chosen is Format.auto and schemas.proto_descriptor is not None:
+        return "protobuf"
+    return chosen.value
+
+
 def broker_address(value: str) -> str:
     """``-b``: ``HOST:PORT[,HOST:PORT]`` (or ``kafka://...``); BadParameter if it is not."""
     try:
@@ -367,6 +501,6 @@ def checked(options: ConsumeOptions) -> ConsumeOptions:
     """Compile filters and formats now: a usage error exits 2 before connecting."""
     try:
         prepare(options)
-    except (FilterSyntaxError, ValueError) as exc:
+    except (FilterSyntaxError, ValueError, MissingExtraError) as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     return options

@@ -11,6 +11,7 @@ import typer
 
 from ..engine.transport.base import KConsumeError
 from ..groups import PeekWriter, Selection, open_session, peek
+from ..schemas import MissingExtraError
 from . import options as o
 from .errors import EXIT_USAGE, fail, run_async
 
@@ -61,6 +62,10 @@ def peek_command(
     config: o.ClientConfig = None,
     key_format: o.KeyFormat = o.Format.auto,
     value_format: o.ValueFormat = o.Format.auto,
+    registry: o.Registry = None,
+    schema: o.SchemaFile = None,
+    proto_descriptor: o.ProtoDescriptor = None,
+    proto_message: o.ProtoMessage = None,
     output_format: Annotated[
         str | None,
         typer.Option(
@@ -88,15 +93,17 @@ def peek_command(
     """  # fmt: skip
     chosen = selection(target)
     stdout_tty = sys.stdout.isatty()
+    schemas = o.schema_settings(registry, config, schema, proto_descriptor, proto_message)
     try:
         writer = PeekWriter(
             group,
             output_format or ("pretty" if stdout_tty else "jsonl"),
             color=stdout_tty if color is None else color,
             key_format=key_format.value,
-            value_format=value_format.value,
+            value_format=o.value_format(value_format, schemas),
+            schemas=schemas,
         )
-    except ValueError as exc:
+    except (ValueError, MissingExtraError) as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     settings = o.broker_settings(
         config, security_protocol, sasl_mechanism, sasl_username, sasl_password,

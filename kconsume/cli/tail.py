@@ -44,6 +44,10 @@ def tail_command(
     partition: o.Partitions = None,
     key_format: o.KeyFormat = o.Format.auto,
     value_format: o.ValueFormat = o.Format.auto,
+    registry: o.Registry = None,
+    schema: o.SchemaFile = None,
+    proto_descriptor: o.ProtoDescriptor = None,
+    proto_message: o.ProtoMessage = None,
     where: o.Where = None,
     header: o.Header = None,
     grep: o.Grep = None,
@@ -68,6 +72,7 @@ def tail_command(
     except ThemeNotFoundError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     o.observe_settings(observe, observe_token)
+    schemas = o.schema_settings(registry, config, schema, proto_descriptor, proto_message)
     options = o.checked(
         ConsumeOptions(
             topics=topics,
@@ -78,11 +83,12 @@ def tail_command(
             offset=o.start_position(offset, group),
             partitions=partition or None,
             key_format=key_format.value,
-            value_format=value_format.value,
+            value_format=o.value_format(value_format, schemas),
             where=where or [],
             headers=header or [],
             greps=grep or [],
             script=script,
+            schemas=schemas,
             broker_settings=o.broker_settings(
                 config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
                 ssl_cafile, ssl_certfile, ssl_keyfile,

@@ -16,10 +16,11 @@ from typing import Any
 import orjson
 
 from ..engine.types import Event, Headers
+from ..schemas import SchemaValue
 from .decoding import Undecodable
 from .record import b64, header_dict, header_value
 
-__all__ = ["TEMPLATE_FIELDS", "Formatter", "make_formatter"]
+__all__ = ["TEMPLATE_FIELDS", "Formatter", "framed_note", "make_formatter"]
 
 Formatter = Callable[[Event, Any], bytes]
 """(event, value to write) -> line.  The value is ``event.value`` unless a script transformed it."""
@@ -34,6 +35,14 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
     """Set ``doc[field]`` to a JSON-able form of ``value``, flagging base64 and errors."""
     if type(value) in _PLAIN_TYPES:
         doc[field] = value
+    elif type(value) is SchemaValue:
+        _put(doc, field, value.value)
+        if value.schema_id is not None:
+            doc[f"{field}_schema_id"] = value.schema_id
+        if value.subject is not None:
+            doc[f"{field}_subject"] = value.subject
+        if not value.decoded:
+            doc[f"{field}_note"] = framed_note(value)
     elif isinstance(value, bytes | bytearray):
         doc[field] = b64(bytes(value))
         doc[f"{field}_encoding"] = "base64"
@@ -46,6 +55,14 @@ def _put(doc: dict[str, Any], field: str, value: Any) -> None:
         doc[f"{field}_error"] = value.error
     else:
         doc[field] = value  # orjson knows dataclasses, datetimes, numpy; else it says so
+
+
+def framed_note(value: SchemaValue) -> str:
+    """What to pass to decode a framed value shown undecoded."""
+    return (
+        f"Confluent wire format, schema id {value.schema_id}: "
+        "pass --registry URL (or --value-format avro|protobuf with a local schema)"
+    )
 
 
 def _json_header_value(raw: bytes | None) -> Any:
@@ -73,6 +90,8 @@ def jsonl(event: Event, value: Any) -> bytes:
 
 def _text(value: Any) -> str:
     """A value as template and pretty output show it."""
+    if isinstance(value, SchemaValue):
+        value = value.value
     if isinstance(value, str):
         return value
     if isinstance(value, bytes | bytearray):
@@ -87,6 +106,8 @@ def _text(value: Any) -> str:
 
 def raw(event: Event, value: Any) -> bytes:
     """The value alone: bytes exactly as stored, JSON compact, text as text."""
+    if isinstance(value, SchemaValue):
+        value = value.value
     if value is None:
         return b"\n"
     if isinstance(value, bytes | bytearray):
@@ -127,6 +148,12 @@ def pretty(color: bool) -> Formatter:
             f"{paint(f'{m.topic}[{m.partition}]', '1;36')} {paint(f'@{m.offset}', '33')}  "
             f"{paint(local_time(m.timestamp), '2')}  key {paint(_text(event.key), '35')}"
         )
+        schema = value if isinstance(value, SchemaValue) else None
+        if schema is not None:
+            value = schema.value
+            head += paint(f"  schema {schema.schema_id}", "2")
+            if schema.subject:
+                head += paint(f" ({schema.subject})", "2")
         if isinstance(value, dict | list):
             body = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
         else:
@@ -134,6 +161,8 @@ def pretty(color: bool) -> Formatter:
         lines = [head, body]
         if isinstance(value, Undecodable):
             lines.append(paint(f"  ({value.error})", "31"))
+        if schema is not None and not schema.decoded:
+            lines.append(paint(f"  ({framed_note(schema)})", "33"))
         if m.headers:
             shown = ", ".join(f"{k}={_text(header_value(v))}" for k, v in m.headers)
             lines.append(paint(f"  headers: {shown}", "2"))

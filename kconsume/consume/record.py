@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.types import Event, Headers
+from ..schemas import SchemaValue
 from .decoding import Undecodable
 
 __all__ = ["ConsumedRecord", "header_dict", "plain"]
@@ -39,8 +40,12 @@ def header_dict(
 
 
 def plain(value: Any) -> Any:
-    """What filters see: undecodable payloads as their bytes."""
-    return value.data if isinstance(value, Undecodable) else value
+    """What filters see: undecodable payloads as their bytes, schema values as the value."""
+    if isinstance(value, Undecodable):
+        return value.data
+    if isinstance(value, SchemaValue):
+        return value.value
+    return value
 
 
 @dataclass(slots=True)

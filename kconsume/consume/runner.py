@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, TextIO
 from ..engine import App, Event, Message, StartAt, Stream
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
+from ..schemas import SchemaSettings
 from .decoding import Undecodable, output_codec
 from .ends import PartitionEnds
 from .filters import (
@@ -40,6 +41,8 @@ __all__ = ["ConsumeFailedError", "ConsumeOptions", "FilterFailedError", "engine_
 FLUSH_EVERY = 1000
 #: Filter errors shown in full before they are only counted.
 SHOWN_FILTER_ERRORS = 3
+#: Decode errors shown in full before they are only counted.
+SHOWN_DECODE_ERRORS = 3
 
 
 class FilterFailedError(KConsumeError):
@@ -77,6 +80,8 @@ class ConsumeOptions:
     observe: str | None = None
     """Serve the observe endpoint here (``--observe``)."""
     observe_token: str | None = field(default=None, repr=False)
+    schemas: SchemaSettings = field(default_factory=SchemaSettings)
+    """Where Avro, Protobuf and JSON Schema schemas come from."""
 
 
 @dataclass(slots=True)
@@ -92,8 +97,8 @@ def prepare(options: ConsumeOptions) -> _Prepared:
     Raises ``FilterSyntaxError`` or ``ValueError`` (bad usage).
     """
     make_prefilter(options.headers, options.greps)
-    output_codec(options.key_format)
-    output_codec(options.value_format)
+    output_codec(options.key_format, options.schemas, key=True)
+    output_codec(options.value_format, options.schemas)
     return _Prepared(
         make_formatter(options.output_format, color=options.color),
         compile_where(options.where),
@@ -129,8 +134,8 @@ class _Run:
         self.app = engine_app(options)
         self.stream: Stream = self.app.stream(
             *options.topics,
-            key=output_codec(options.key_format),
-            value=output_codec(options.value_format),
+            key=output_codec(options.key_format, options.schemas, key=True),
+            value=output_codec(options.value_format, options.schemas),
             prefilter=make_prefilter(options.headers, options.greps),
             name="consume",
         )
@@ -181,6 +186,21 @@ class _Run:
             )
             if self.stats.filter_errors == SHOWN_FILTER_ERRORS:
                 print("kconsume: further filter errors are only counted", file=self.err)
+
+    def decode_error(self, event: Event) -> None:
+        """Count a key or value that did not decode; say why for the first few.
+
+        The message is still written (with ``key_error``/``value_error``) and committed.
+        """
+        self.stats.decode_errors += 1
+        if self.stats.decode_errors > SHOWN_DECODE_ERRORS:
+            return
+        m = event.message
+        for part, decoded in (("key", event.key), ("value", event.value)):
+            if isinstance(decoded, Undecodable):
+                print(f"kconsume: {m.tp}@{m.offset}: {part} {decoded.error}", file=self.err)
+        if self.stats.decode_errors == SHOWN_DECODE_ERRORS:
+            print("kconsume: further decode errors are only counted", file=self.err)
 
     async def keep(self, event: Event) -> tuple[bool, Any]:
         """Run ``--where`` and ``--script``: (keep it?, value to write)."""
@@ -315,6 +335,8 @@ class _Run:
                 print(self.stats.summary(), file=self.err)
             elif self.stats.filter_errors > SHOWN_FILTER_ERRORS:
                 print(f"kconsume: {self.stats.filter_errors} filter errors", file=self.err)
+            if self.stats.decode_errors >= SHOWN_DECODE_ERRORS and not options.stats:
+                print(f"kconsume: {self.stats.decode_errors} decode errors", file=self.err)
         if self.broken_pipe:
             _silence_stdout()
         crash = self.app.crash_reason
@@ -336,7 +358,7 @@ class _Run:
                 consumer.drop(event.message)  # not ours to write: never commit past it
                 continue
             if isinstance(event.value, Undecodable) or isinstance(event.key, Undecodable):
-                stats.decode_errors += 1
+                self.decode_error(event)
             keep, value = await self.keep(event)
             if keep:
                 try:

@@ -60,17 +60,27 @@ _CODECS: dict[str, Codec] = {
 }
 
 
+#: Codecs that :mod:`kconsume.schemas` registers when first asked for.
+_SCHEMA_FORMATS = ("avro", "protobuf", "jsonschema")
+
+
 def register_codec(codec_: Codec) -> None:
     """Make a codec available by name to ``app.stream(..., value=NAME)``."""
     _CODECS[codec_.name] = codec_
 
 
 def codec(spec: str | Codec | None) -> Codec:
-    """The codec for a name (``raw`` for None), or the codec itself."""
+    """The codec for a name (``raw`` for None), or the codec itself.
+
+    ``avro``, ``protobuf`` and ``jsonschema`` come from :mod:`kconsume.schemas`
+    (``kconsume.schemas.configure(registry=URL)`` sets where their schemas come from).
+    """
     if spec is None:
         return _CODECS["raw"]
     if isinstance(spec, Codec):
         return spec
+    if spec in _SCHEMA_FORMATS and spec not in _CODECS:
+        from .. import schemas  # noqa: F401  registers them (the libraries load later)
     try:
         return _CODECS[spec]
     except KeyError:

@@ -17,6 +17,7 @@ from ..consume.decoding import output_codec
 from ..consume.output import Formatter, make_formatter
 from ..engine.transport.base import RecordLike
 from ..engine.types import TP, Event, Message
+from ..schemas import SchemaSettings
 from .session import GroupSession
 
 __all__ = ["MARKS", "Mark", "PeekWriter", "PeekedPartition", "peek", "select"]
@@ -136,12 +137,14 @@ class PeekWriter:
         color: bool = False,
         key_format: str = "auto",
         value_format: str = "auto",
+        schemas: SchemaSettings | None = None,
     ) -> None:
+        """Raises ValueError (or MissingExtraError) for formats that cannot be used."""
         self.group = group
         self.output_format = output_format
         self.color = color
-        self.key_codec = output_codec(key_format)
-        self.value_codec = output_codec(value_format)
+        self.key_codec = output_codec(key_format, schemas, key=True)
+        self.value_codec = output_codec(value_format, schemas)
         if "{" in output_format:
             self.formatters: dict[Mark, Formatter] = {
                 mark: make_formatter(output_format.replace("{peek}", mark)) for mark in MARKS

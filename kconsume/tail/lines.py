@@ -16,6 +16,7 @@ import orjson
 
 from ..consume.decoding import Undecodable
 from ..engine.types import Event, Headers
+from ..schemas import SchemaValue
 
 __all__ = [
     "MessageLine",
@@ -27,6 +28,7 @@ __all__ = [
     "header_pairs",
     "message_line",
     "pretty_value",
+    "schema_text",
     "short_text",
 ]
 
@@ -77,6 +79,8 @@ def format_timestamp(timestamp_ms: int, tz: tzinfo | None = None) -> str:
 
 def short_text(value: Any, limit: int = LINE_VALUE_LIMIT) -> str:
     """A key or value on one line: compact JSON, text, or bytes as Python shows them."""
+    if isinstance(value, SchemaValue):
+        value = value.value
     if value is None:
         return "null"
     if isinstance(value, Undecodable):
@@ -108,6 +112,8 @@ def message_line(event: Event, tz: tzinfo | None = None) -> MessageLine:
 
 def pretty_value(value: Any) -> tuple[str, str]:
     """The full value for the message view: (text, ``json`` or ``text``)."""
+    if isinstance(value, SchemaValue):
+        value = value.value
     if isinstance(value, Undecodable):
         return f"{value.data.decode('utf-8', 'replace')}\n\n({value.error})", "text"
     if isinstance(value, str):
@@ -120,6 +126,21 @@ def pretty_value(value: Any) -> tuple[str, str]:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode(), "json"
     except TypeError:
         return repr(value), "text"
+
+
+def schema_text(value: Any) -> str | None:
+    """Which schema decoded a key or value (None if none did), for the message view."""
+    if not isinstance(value, SchemaValue):
+        return None
+    subject = f", subject {value.subject}" if value.subject else ""
+    if not value.decoded:
+        return (
+            f"id {value.schema_id} (Confluent wire format, not decoded: "
+            "kconsume tail --registry URL decodes it)"
+        )
+    kind = f" ({value.schema_type})" if value.schema_type else ""
+    shown = f"id {value.schema_id}" if value.schema_id is not None else "local schema"
+    return f"{shown}{subject}{kind}"
 
 
 def header_pairs(headers: Headers) -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
+from ..schemas import SchemaSettings
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
 from .source import BlockingRecord, Level, Notice, SourceState, SourceStatus, blocked_longest
 
@@ -100,15 +101,17 @@ class TailSession:
         retry_interval: float = 2.0,
         stream_name: str = "tail",
         allow_skip: bool = False,
+        schemas: SchemaSettings | None = None,
     ) -> None:
-        """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``)."""
+        """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``);
+        ``schemas`` says where Avro, Protobuf and JSON Schema schemas come from."""
         self._make_app = make_app
         self.can_skip = allow_skip
         self.broker = broker
         self.topics = tuple(topics)
         self.group = group
-        self.key_codec = output_codec(key_format)
-        self.value_codec = output_codec(value_format)
+        self.key_codec = output_codec(key_format, schemas, key=True)
+        self.value_codec = output_codec(value_format, schemas)
         self.prefilter = make_prefilter(list(headers), list(greps))
         self.script = script
         self.stream_name = stream_name
@@ -154,6 +157,7 @@ class TailSession:
             greps=options.greps,
             script=load_script(options.script) if options.script is not None else None,
             buffer_size=buffer_size,
+            schemas=options.schemas,
             **kwargs,
         )
 

@@ -21,6 +21,9 @@ from kconsume.consume.output import local_time, make_formatter
 from kconsume.consume.record import ConsumedRecord, plain
 from kconsume.engine.types import TP, Event, Message
 
+#: The formats that need no schema source (avro and protobuf need one: test_schemas.py).
+FORMATS = tuple(f for f in FORMATS if f not in ("avro", "protobuf"))
+
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _JSONISH = st.sampled_from(

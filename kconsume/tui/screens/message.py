@@ -24,7 +24,14 @@ from textual.widgets import Static
 
 from ...engine.snapshot import EngineSnapshot
 from ...engine.types import Event
-from ...tail.lines import format_age, format_timestamp, header_pairs, pretty_value, short_text
+from ...tail.lines import (
+    format_age,
+    format_timestamp,
+    header_pairs,
+    pretty_value,
+    schema_text,
+    short_text,
+)
 from ...tail.source import BlockingRecord, holders
 
 __all__ = ["MessageScreen"]
@@ -108,6 +115,10 @@ class MessageScreen(ModalScreen[None]):
         stamp = format_timestamp(m.timestamp, self.tz)
         table.add_row("timestamp", f"{stamp}  ({m.timestamp} ms)" if m.timestamp >= 0 else stamp)
         table.add_row("key", short_text(self.event.key, 200))
+        for name, part in (("key schema", self.event.key), ("schema", self.event.value)):
+            described = schema_text(part)
+            if described is not None:
+                table.add_row(name, described)
         pairs = header_pairs(m.headers)
         headers = Text("\n".join(f"{k}: {v}" for k, v in pairs)) if pairs else Text("none")
         table.add_row("headers", headers)
