@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kconsume.admin import producer as aiokafka_producer
 
-#: CreateTime of record i is BASE_TIME + i, so ``--until`` cuts at a known place.
-BASE_TIME = 1_700_000_000_000
+#: CreateTime of record i is BASE_TIME + i, so ``--until`` cuts at a known place.  An hour
+#: ago: a broker with time-based retention (Apache Kafka's 7 days) deletes older records.
+BASE_TIME = (int(time.time()) - 3600) * 1000
 
 HeaderList = tuple[tuple[str, bytes | None], ...]
 
