@@ -26,6 +26,7 @@ Burrow, stated in docs/groups.md.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -250,9 +251,7 @@ def rates(samples: Sequence[Sample]) -> Rates:
         return Rates(None, None, None, eta, text)
     first, last = entries[0], entries[-1]
     dt = last.at - first.at
-    changes = sum(
-        1 for a, b in zip(entries, entries[1:], strict=False) if a.committed != b.committed
-    )
+    changes = sum(1 for a, b in itertools.pairwise(entries) if a.committed != b.committed)
     consume = ((last.committed or 0) - (first.committed or 0)) / dt
     produce = (last.log_end - first.log_end) / dt
     if lag is None or lag == 0:

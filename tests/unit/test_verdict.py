@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -141,7 +143,7 @@ def test_verdict_properties(offsets: list[int], ends: list[int], owned: bool) ->
         lags = [s.lag or 0 for s in samples]
         assert lags == sorted(lags) and len(set(offsets)) > 1
     if v.verdict is Verdict.REWIND:
-        assert any(b < a for a, b in zip(offsets, offsets[1:], strict=False))
+        assert any(b < a for a, b in itertools.pairwise(offsets))
     if owned:  # a live owner is never STOP
         assert v.verdict is not Verdict.STOP
     assert v.reason
