@@ -41,32 +41,15 @@ AllowedLag = Annotated[
     ),
 ]  # fmt: skip
 Watch = Annotated[
-    str | None,
+    bool,
     typer.Option(
-        "--watch", is_flag=False, flag_value="", metavar="[SECONDS]", rich_help_panel=WINDOW,
-        help="Keep sampling, a report per sample (SECONDS: the interval, as --interval).",
+        "--watch", rich_help_panel=WINDOW,
+        help="Keep sampling every --interval seconds: a report per sample, the window sliding.",
     ),
 ]  # fmt: skip
 Json = Annotated[
     bool, typer.Option("--json", help="One JSON document per report (per sample with --watch).")
 ]
-
-
-def watch_interval(watch: str | None, interval: float) -> float | None:
-    """None without --watch; else its SECONDS, or --interval."""
-    if watch is None:
-        return None
-    if not watch:
-        return interval
-    try:
-        seconds = float(watch)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{watch!r} is not a number of seconds", param_hint="'--watch'"
-        ) from None
-    if seconds < 0.05:
-        raise typer.BadParameter("at least 0.05 seconds", param_hint="'--watch'")
-    return seconds
 
 
 def settings_from(config: list[str] | None, *security: Any) -> dict[str, Any]:
@@ -105,7 +88,7 @@ def lag_command(
             show_default=False,
         ),
     ] = None,
-    watch: Watch = None,
+    watch: Watch = False,
     interval: Interval = 1.0,
     window: Window = 10,
     allowed_lag: AllowedLag = 0,
@@ -129,7 +112,7 @@ def lag_command(
     before it answers.  Exit status: 0 when the group is OK, 1 when it is not, 2 on
     bad usage.  Never joins the group.
     """  # fmt: skip
-    every = watch_interval(watch, interval)
+    every = interval if watch else None
     settings = settings_from(
         config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
         ssl_cafile, ssl_certfile, ssl_keyfile,

@@ -342,7 +342,7 @@ async def test_rewind_a_group_whose_offset_was_moved_back(
     watcher = subprocess.Popen(
         [
             sys.executable, "-m", "kconsume", "lag", group, "-b", broker.bootstrap,
-            "--watch", "0.2", "--window", "10", "--json",
+            "--watch", "--interval", "0.2", "--window", "10", "--json",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -539,7 +539,7 @@ async def produce_n(broker: EmbeddedBroker, topic: str, n: int) -> None:
     ("args", "message"),
     [
         (["lag", "g", "--window", "1"], "--window"),
-        (["lag", "g", "--watch", "soon"], "'soon' is not a number of seconds"),
+        (["lag", "g", "--interval", "soon"], "Invalid value for '--interval'"),
         (["lag", "g", "--interval", "0"], "--interval"),
         (["groups", "--allowed-lag", "-1"], "--allowed-lag"),
     ],
