@@ -11,11 +11,11 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ..groups.lag import LagReport, LagWindow, render_groups, render_lag
+from ..groups.lag import LagReport, LagWindow, render_groups, render_lag, sorted_reports
 from ..groups.probe import GroupsProbe
 from ..groups.verdict import GroupVerdict
 from . import options as o
-from .errors import EXIT_FAILURE, run_async
+from .errors import EXIT_FAILURE, EXIT_USAGE, fail, run_async
 
 WINDOW = "The window (Burrow's evaluation)"
 
@@ -157,6 +157,13 @@ def groups_command(
     window: Window = 10,
     allowed_lag: AllowedLag = 0,
     as_json: Json = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="The groups dashboard, sampled every --interval (q quits)."),
+    ] = False,
+    theme: Annotated[
+        str, typer.Option(help="The dashboard's theme: dark, light or a .tcss file.")
+    ] = "dark",
     broker: o.Broker = "localhost:9092",
     security_protocol: o.SecurityProtocol = None,
     sasl_mechanism: o.SaslMechanism = None,
@@ -178,6 +185,20 @@ def groups_command(
         config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
         ssl_cafile, ssl_certfile, ssl_keyfile,
     )  # fmt: skip
+
+    if watch:
+        from ..tui.groups_app import run_groups_dashboard
+        from ..tui.themes import ThemeNotFoundError, resolve_theme
+
+        try:
+            resolve_theme(theme)
+        except ThemeNotFoundError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        run_groups_dashboard(
+            broker, settings, interval=interval, window=window, allowed_lag=allowed_lag,
+            theme=theme,
+        )  # fmt: skip
+        return
 
     async def main() -> list[LagReport]:
         async with GroupsProbe(broker, settings) as probe:
@@ -223,10 +244,6 @@ async def sample_groups(
         if on_sample is not None:
             on_sample(sorted_reports(reports))
     return sorted_reports(reports)
-
-
-def sorted_reports(reports: list[LagReport]) -> list[LagReport]:
-    return sorted(reports, key=lambda r: (-r.severity[0], -r.severity[1], r.group))
 
 
 __all__ = ["groups_command", "lag_command", "sample_groups"]

@@ -29,7 +29,15 @@ from .verdict import (
     rates,
 )
 
-__all__ = ["LagReport", "LagWindow", "PartitionLag", "render_groups", "render_lag"]
+__all__ = [
+    "LagReport",
+    "LagWindow",
+    "PartitionLag",
+    "render_groups",
+    "render_lag",
+    "sorted_reports",
+    "sparkline",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,3 +318,20 @@ def render_groups(reports: list[LagReport]) -> str:
         )
     lines = _table(header, rows, left=4)
     return "\n".join(lines) + "\n"
+
+
+def sorted_reports(reports: list[LagReport]) -> list[LagReport]:
+    """Worst first: ERR, WARN, OK (NOTFOUND last), larger total lag first, then by name."""
+    return sorted(reports, key=lambda r: (-r.severity[0], -r.severity[1], r.group))
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int], width: int) -> str:
+    """The last ``width`` values as bars scaled to the largest (all 0: the lowest bar)."""
+    shown = list(values)[-width:]
+    top = max(shown, default=0)
+    if top <= 0:
+        return BARS[0] * len(shown)
+    return "".join(BARS[min(len(BARS) - 1, v * (len(BARS) - 1) // top)] for v in shown)
