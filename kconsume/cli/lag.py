@@ -83,7 +83,7 @@ def lag_command(
     topics: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[TOPIC]...",
+            metavar="TOPIC",
             help="Only these topics (default: those the group owns or has offsets on).",
             show_default=False,
         ),
@@ -156,7 +156,9 @@ def groups_command(
     interval: Interval = 1.0,
     window: Window = 10,
     allowed_lag: AllowedLag = 0,
-    as_json: Json = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='One JSON document: {"groups": [...]}.')
+    ] = False,
     watch: Annotated[
         bool,
         typer.Option("--watch", help="The groups dashboard, sampled every --interval (q quits)."),
