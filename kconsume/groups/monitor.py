@@ -80,7 +80,11 @@ class GroupsMonitor:
     async def refresh(self) -> None:
         if self._probe is None:
             probe = GroupsProbe(self.broker, self._settings)
-            await probe.start()
+            try:
+                await probe.start()
+            except BaseException:
+                await probe.stop()
+                raise
             self._probe = probe
         probe = self._probe
         names = await probe.list_groups()

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from kconsume.admin import create_topics, producer
-from kconsume.broker import EmbeddedBroker
+from kconsume.broker import EmbeddedBroker, free_port
 from tests.helpers import wait_for
 from tests.integration.test_groups_cli import group_state, kconsume, set_committed
 
@@ -548,3 +548,11 @@ def test_bad_usage_exits_2(broker: EmbeddedBroker, args: list[str], message: str
     result = kconsume(broker, *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["lag", "g"], ["groups"]])
+def test_unreachable_broker_fails_at_once(command: list[str]) -> None:
+    result = kconsume(f"127.0.0.1:{free_port()}", *command)
+    assert result.returncode == 1
+    assert "cannot reach a Kafka broker" in result.stderr
+    assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
