@@ -13,6 +13,7 @@ from .broker import broker_command
 from .commit import commit_command
 from .consume import consume_command
 from .demo import demo_command
+from .lag import groups_command, lag_command
 from .peek import peek_command
 from .run import run_command
 from .tail import tail_command
@@ -50,6 +51,8 @@ app.command("run", rich_help_panel="Consuming")(run_command)
 app.command("attach", rich_help_panel="Consuming")(attach_command)
 app.command("peek", rich_help_panel="Groups")(peek_command)
 app.command("commit", rich_help_panel="Groups")(commit_command)
+app.command("lag", rich_help_panel="Groups")(lag_command)
+app.command("groups", rich_help_panel="Groups")(groups_command)
 app.command("broker", rich_help_panel="Local development")(broker_command)
 app.command("demo", rich_help_panel="Local development")(demo_command)
 

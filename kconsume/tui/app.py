@@ -32,10 +32,11 @@ from textual.widgets import Footer
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import Event
+from ..groups.monitor import GroupsMonitor, GroupsSource
 from ..tail.rates import RateMeter
 from ..tail.source import BlockingRecord, DashboardSource
 from .messages import EngineEventsPending
-from .screens import FilterScreen, HelpScreen, MessageScreen, SkipScreen
+from .screens import FilterScreen, GroupsScreen, HelpScreen, MessageScreen, SkipScreen
 from .themes import DEFAULT_THEME, available_themes, base_theme, resolve_theme
 from .widgets import (
     EventLog,
@@ -82,6 +83,7 @@ class DashboardApp(App[None]):
         Binding("b", "blocking", "Blocking record"),
         Binding("s", "skip", "Skip blocking", show=False),
         Binding("end", "follow", "Follow", show=False),
+        Binding("g", "groups", "Groups"),
         Binding("question_mark", "help", "Help"),
         *(
             Binding(str(n), f"toggle_panel({n})", f"Show/hide {name}", show=False)
@@ -98,13 +100,16 @@ class DashboardApp(App[None]):
         poll_interval: float | None = POLL_INTERVAL,
         quit_after: float | None = None,
         freeze_gc: bool = False,
+        groups: Callable[[], GroupsSource] | None = None,
     ) -> None:
         """``tz`` is the zone times are shown in (None: local).  ``poll_interval`` None
         disables the timer: tests then call :meth:`poll` themselves.  ``quit_after``
         quits by itself after that many seconds.  ``freeze_gc`` moves every object alive
         once the screen is up (the widgets, their styles, the engine's setup) out of the
         garbage collector's reach (``gc.freeze()``), so that the full collections a busy
-        topic triggers do not walk them again and again (``kconsume tail`` does)."""
+        topic triggers do not walk them again and again (``kconsume tail`` does).
+        ``groups`` makes the source of the groups screen (``g``); by default every group
+        of the source's broker."""
         if poll_interval is not None and poll_interval < POLL_INTERVAL:
             raise ValueError(f"the dashboard polls at most every {POLL_INTERVAL}s")
         self.theme_file = resolve_theme(theme)
@@ -124,6 +129,7 @@ class DashboardApp(App[None]):
         self.quit_after = quit_after
         self.freeze_gc = freeze_gc
         self.theme = base_theme(self.theme_file)
+        self.groups = groups
 
     # -- layout ----------------------------------------------------------------------
 
@@ -328,6 +334,12 @@ class DashboardApp(App[None]):
         log.follow = True
         log.focus()
 
+    def action_groups(self) -> None:
+        if isinstance(self.screen, GroupsScreen):
+            return
+        source = self.groups() if self.groups is not None else GroupsMonitor(self.source.broker)
+        self.push_screen(GroupsScreen(source))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -397,6 +409,11 @@ class DashboardApp(App[None]):
             yield SystemCommand(
                 f"Theme: {name}", f"Switch to the {name} theme", partial(self.use_theme, name)
             )
+        yield SystemCommand(
+            "Consumer groups",
+            "Every group's lag and Burrow verdict, peek and move offsets (g)",
+            self.action_groups,
+        )
         yield SystemCommand("Help", "Keys and panels (?)", self.action_help)
         for command in super().get_system_commands(screen):
             if command.title not in ("Theme", "Quit"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from ..consume import ConsumeOptions
 from ..demo.run import DemoSettings, demo_app
+from ..groups.monitor import GroupsMonitor
 from ..observe.remote import RemoteSource
 from ..tail.buffer import DEFAULT_BUFFER_SIZE
 from ..tail.logs import capture_logs
@@ -19,15 +21,24 @@ __all__ = ["run_demo_dashboard", "run_remote", "run_session", "run_tail"]
 
 
 async def run_session(
-    session: TailSession, *, theme: str | Path = DEFAULT_THEME, quit_after: float | None = None
+    session: TailSession,
+    *,
+    theme: str | Path = DEFAULT_THEME,
+    quit_after: float | None = None,
+    broker_settings: dict[str, Any] | None = None,
 ) -> str | None:
     """Run ``session`` under the dashboard until the user quits (or ``quit_after`` seconds).
 
     Log records go to the Events panel while the dashboard owns the terminal.  The
     session is stopped (commit, leave the group) before this returns, whatever ends
-    the dashboard.  Returns why the engine failed, if it did.
+    the dashboard.  Returns why the engine failed, if it did.  ``broker_settings``
+    (security, client settings) are used by the groups screen (``g``) too.
     """
-    app = DashboardApp(session, theme=theme, quit_after=quit_after, freeze_gc=True)
+
+    def groups() -> GroupsMonitor:
+        return GroupsMonitor(session.broker, broker_settings)
+
+    app = DashboardApp(session, theme=theme, quit_after=quit_after, freeze_gc=True, groups=groups)
     with capture_logs(session.notify):
         async with session:
             await app.run_async()
@@ -43,7 +54,9 @@ async def run_tail(
 ) -> str | None:
     """``kconsume tail``: a session built from the consume options, under the dashboard."""
     return await run_session(
-        TailSession.from_options(options, buffer_size=buffer_size), theme=theme
+        TailSession.from_options(options, buffer_size=buffer_size),
+        theme=theme,
+        broker_settings=options.broker_settings,
     )
 
 

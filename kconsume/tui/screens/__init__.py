@@ -1,8 +1,9 @@
-"""The dashboard's dialogs: the message view, help, the filter, the skip confirmation."""
+"""The dashboard's screens: message view, help, filter, skip confirmation, groups."""
 
 from .filter import FilterScreen
+from .groups import GroupsScreen
 from .help import KEYS, HelpScreen
 from .message import MessageScreen
 from .skip import SkipScreen
 
-__all__ = ["KEYS", "FilterScreen", "HelpScreen", "MessageScreen", "SkipScreen"]
+__all__ = ["KEYS", "FilterScreen", "GroupsScreen", "HelpScreen", "MessageScreen", "SkipScreen"]

@@ -26,6 +26,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("s", "skip that blocking record (ack it unprocessed) after a confirmation; kconsume run"),
     ("↑ ↓ pgup pgdn home", "move in the messages (stops following)"),
     ("end", "follow the newest messages again"),
+    ("g", "consumer groups: every group's lag and verdict; v peeks, o moves an offset"),
     ("1 2 3 4 5", "show / hide Status, Partitions, Streams, Messages, Events"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
