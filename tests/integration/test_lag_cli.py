@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from kconsume.admin import create_topics, producer
 from kconsume.broker import EmbeddedBroker, free_port
+from tests.brokers import BROKER_KIND
 from tests.helpers import wait_for
 from tests.integration.test_groups_cli import group_state, kconsume, set_committed
 
@@ -482,6 +483,8 @@ async def test_three_members_over_twelve_partitions(
     assert doc["members"] == 3 and doc["state"] == "Stable"
     assert [p["partition"] for p in doc["partitions"]] == list(range(12))
     assert all(p["committed"] == 1 and p["lag"] == 1 for p in doc["partitions"])
+    if BROKER_KIND == "kafka":  # the reference broker carries assignments: they must decode
+        assert doc["assignments_known"]
     if doc["assignments_known"]:  # real Kafka: each partition's owner
         assert {p["partition"]: p["owner"].split("@")[0] for p in doc["partitions"]} == owners
     else:  # Tansu's DescribeGroups carries no member assignments
@@ -556,3 +559,52 @@ def test_unreachable_broker_fails_at_once(command: list[str]) -> None:
     assert result.returncode == 1
     assert "cannot reach a Kafka broker" in result.stderr
     assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
+
+
+@pytest.mark.kafka_only("Tansu keeps no segments: its log start never moves")
+async def test_a_committed_offset_below_the_log_start_is_not_phantom_lag(
+    broker: EmbeddedBroker, topic_name: str
+) -> None:
+    """Retention deletes records the group had not read: lag counts from the log start,
+    and the partition says why."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        configs = {"retention.ms": "60000", "segment.ms": "100"}
+        await admin.create_topics([NewTopic(topic_name, 1, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+    tp = TopicPartition(topic_name, 0)
+    client = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await client.start()
+    try:
+        old = int((time.time() - 600) * 1000)  # ten minutes old: past the 60 s retention
+        for i in range(10):
+            await client.send(topic_name, b"old %d" % i, partition=0, timestamp_ms=old)
+        await client.flush()
+        reader = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+        await reader.start()
+        try:
+
+            async def log_start() -> int:
+                return int((await reader.beginning_offsets([tp]))[tp])
+
+            deadline = time.monotonic() + 30
+            while await log_start() < 10:
+                assert time.monotonic() < deadline, "retention did not delete the old records"
+        finally:
+            await reader.stop()
+        for i in range(5):  # offsets 10..14, new enough to stay
+            await client.send(topic_name, b"new %d" % i, partition=0)
+        await client.flush()
+    finally:
+        await client.stop()
+    group = f"below-{topic_name}"
+    await set_committed(broker, group, topic_name, {0: 3})  # it had read three records
+    doc = lag_doc(await run_lag(broker, group, topic_name))
+    p = partition(doc)
+    assert p["committed"] == 3 and p["log_start"] == 10 and p["log_end"] == 15
+    assert p["below_log_start"] is True and p["lag"] == 5  # not 12
+    assert "below the log start 10" in p["note"]
