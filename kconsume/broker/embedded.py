@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -31,6 +32,16 @@ __all__ = ["BrokerError", "EmbeddedBroker", "free_port"]
 
 class BrokerError(KConsumeError):
     """The embedded broker is not installed or did not start."""
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when the process that started it dies (Linux), so
+    a broker in its own session is not left behind by a parent killed outright."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -219,6 +230,10 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                # Its own session: a Ctrl-C at the terminal reaches only us, and we stop it
+                # after the clients that talk to it (else they all fail at once, loudly).
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
