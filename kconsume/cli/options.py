@@ -457,6 +457,10 @@ def schema_settings(
     if url is not None:
         user_info = fields.get("user_info")
         parsed = urllib.parse.urlsplit(url.split(",")[0].strip())
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise _bad(f"{url!r}: the port is not a number", "'--registry'") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise _bad(f"{url!r}: use http(s)://HOST:PORT", "'--registry'")
         if parsed.username is not None and user_info is None:  # http://user:pass@host (URL)

@@ -60,6 +60,8 @@ def _auto_schemas(decoders: SchemaDecoders) -> Callable[[bytes], Any]:
                 found = framed(data)
             except SchemaError as exc:
                 return Undecodable(data, str(exc))
+            except Exception as exc:  # any other failure: still written, never dropped
+                return Undecodable(data, f"{type(exc).__name__}: {exc}")
             if found is not None:
                 return found
         return decode_auto(data)
@@ -71,7 +73,7 @@ def _tolerant(name: str, decode: Callable[[bytes], Any]) -> Codec:
     def safe(data: bytes) -> Any:
         try:
             return decode(data)
-        except (ValueError, UnicodeDecodeError) as exc:  # orjson's, SchemaError: ValueErrors
+        except Exception as exc:  # orjson's, SchemaError, a registry's: written, never dropped
             return Undecodable(data, f"not {name}: {exc}")
 
     return Codec(f"{name}?", safe)

@@ -228,8 +228,16 @@ class SchemaDecoders:
             registered = registry.schema(schema_id, serialized=True)
         try:
             decode = self._build(actual, registered)
-        except SchemaError as exc:
+        except SchemaError as exc:  # a reference the registry did not give (remembered there)
             raise SchemaError(f"schema id {schema_id}: {exc}") from None
+        except Exception as exc:  # a schema that does not build: it never will, remember it
+            error = SchemaError(f"schema id {schema_id}: unusable schema: {exc}")
+
+            def unusable(payload: memoryview) -> Any:
+                raise error
+
+            self._by_id[cache_key] = unusable, registered
+            raise error from None
         self._by_id[cache_key] = decode, registered
         return decode, registered
 

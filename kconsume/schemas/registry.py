@@ -17,6 +17,7 @@ and a registry that cannot be reached is not asked again for any id for that lon
 from __future__ import annotations
 
 import base64
+import http.client
 import ssl
 import time
 import urllib.error
@@ -90,6 +91,8 @@ class SchemaRegistry:
     settings: RegistrySettings
     _schemas: dict[tuple[int, bool], RegisteredSchema] = field(default_factory=dict)
     _failures: dict[tuple[int, bool], _Failure] = field(default_factory=dict)
+    _versions: dict[tuple[str, int, bool], RegisteredSchema] = field(default_factory=dict)
+    _version_failures: dict[tuple[str, int, bool], _Failure] = field(default_factory=dict)
     _down: _Failure | None = None
     _context: ssl.SSLContext | None = None
     #: Requests made so far (tests and the benchmark check that ids are fetched once).
@@ -130,7 +133,8 @@ class SchemaRegistry:
             raise RegistryError(
                 f"registry {self.url} answered {exc.code}: {message}", exc.code
             ) from None
-        except (OSError, ValueError) as exc:  # refused, timed out, TLS, not JSON
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # refused, timed out, TLS, not JSON, not HTTP at all (a wrong port)
             reason = getattr(exc, "reason", None) or exc
             error = RegistryError(
                 f"registry {self.url} unreachable ({reason}); "
@@ -179,11 +183,28 @@ class SchemaRegistry:
         return None
 
     def version(self, subject: str, version: int, *, serialized: bool = False) -> RegisteredSchema:
-        """A referenced schema, by subject and version (cached like ids).  Raises RegistryError."""
+        """A referenced schema, by subject and version (cached like ids, failures
+        remembered for ``retry_after``).  Raises RegistryError."""
+        key = (subject, version, serialized)
+        found = self._versions.get(key)
+        if found is not None:
+            return found
+        failure = self._version_failures.get(key)
+        if failure is not None and time.monotonic() < failure.until:
+            raise failure.error
         quoted = urllib.parse.quote(subject, safe="")
         suffix = "?format=serialized" if serialized else ""
-        doc = self._get(f"/subjects/{quoted}/versions/{version}{suffix}")
-        return _registered(int(doc.get("id", -1)), doc, subject)
+        try:
+            doc = self._get(f"/subjects/{quoted}/versions/{version}{suffix}")
+            schema = _registered(int(doc.get("id", -1)), doc, subject)
+        except (RegistryError, ValueError, TypeError, AttributeError) as exc:
+            error = RegistryError(f"subject {subject} version {version}: {exc}")
+            self._version_failures[key] = _Failure(
+                error, time.monotonic() + self.settings.retry_after
+            )
+            raise error from None
+        self._versions[key] = schema
+        return schema
 
 
 def _registry_message(exc: urllib.error.HTTPError) -> str:

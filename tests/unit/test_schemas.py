@@ -269,3 +269,47 @@ def test_the_message_view_names_the_schema() -> None:
     console.print(screen._fields())
     text = console.export_text()
     assert "schema" in text and "id 7, subject orders-value (AVRO)" in text
+
+
+def test_a_registry_that_does_not_speak_http_is_a_decode_error_asked_once() -> None:
+    """A wrong --registry port (here, a server that answers like SSH): http.client's
+    errors escaped the codecs, the record was dropped and acked, and every message asked
+    the registry again (review finding)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    accepted = 0
+
+    def answer() -> None:
+        nonlocal accepted
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted += 1
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        settings = SchemaSettings(RegistrySettings(f"http://127.0.0.1:{port}", retry_after=60))
+        for name in ("auto", "avro", "protobuf", "jsonschema"):
+            codec_ = output_codec(name, settings)
+            for schema_id in (5, 6):
+                decoded = codec_.decode(b"\x00\x00\x00\x00" + bytes([schema_id]) + b"xyz")
+                assert isinstance(decoded, Undecodable), name
+                assert "unreachable" in decoded.error
+        assert accepted <= 4  # once per codec's registry client at most, not per message
+    finally:
+        server.close()
+
+
+def test_a_registry_port_that_is_not_a_number_is_bad_usage() -> None:
+    with pytest.raises(typer.BadParameter, match="port is not a number"):
+        schema_settings("http://localhost:abc", None, None, None, None)
