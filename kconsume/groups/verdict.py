@@ -8,11 +8,11 @@ in ``core/internal/evaluator/caching.go``), not its wiki's:
 1. lag at or under ``allowed_lag`` now: **OK**;
 2. **STOP**: longer since the last commit than the window's commits span, and the
    log end was never at or under the last committed offset in the window;
-3. **REWIND**: the committed offset went back and never reached the old value again;
-4. only if the lag is above ``allowed_lag`` in every sample: **STALL** when the
-   committed offset is the same in every sample, **WARN** when it moves but the lag
-   never decreases from one sample to the next;
-5. otherwise **OK**.
+3. lag at or under ``allowed_lag`` in any sample of the window: **OK**;
+4. **REWIND**: the committed offset went back between two samples;
+5. **STALL** when the committed offset is the same in every sample;
+6. **WARN** when it moves but the lag never decreases from one sample to the next;
+7. otherwise **OK**.
 
 Burrow's window holds the group's *commits* with their times.  From outside the
 group only the committed offset can be read (OffsetFetch carries no commit time),
@@ -166,17 +166,19 @@ def evaluate(
             "member owns the partition",
             True,
         )
-    # 2. REWIND: the offset went back and never reached the old value again.
-    for i in range(1, len(offsets)):
-        if offsets[i] < offsets[i - 1] and all(o < offsets[i - 1] for o in offsets[i:]):
-            return PartitionVerdict(
-                Verdict.REWIND,
-                f"committed offset moved back from {_n(offsets[i - 1])} to {_n(offsets[i])} "
-                f"(sample {i + 1} of {len(entries)}) and stayed below it; lag {_n(lag)}",
-                True,
-            )
-    # 3. Lag above the allowed lag in every entry.
+    # 2. Lag at most the allowed lag at any point of the window: OK (Burrow checks this
+    #    before anything below, so a rewind after catching up is not an error).
     if all(x > allowed_lag for x in lags):
+        # 3. REWIND: the committed offset went back between two samples.
+        for i in range(1, len(offsets)):
+            if offsets[i] < offsets[i - 1]:
+                return PartitionVerdict(
+                    Verdict.REWIND,
+                    f"committed offset moved back from {_n(offsets[i - 1])} to "
+                    f"{_n(offsets[i])} (sample {i + 1} of {len(entries)}); lag {_n(lag)}",
+                    True,
+                )
+        # 4. STALL: the same committed offset in every sample.
         if all(o == offsets[0] for o in offsets):
             return PartitionVerdict(
                 Verdict.STALL,
@@ -184,6 +186,7 @@ def evaluate(
                 f"by {_n(grew)}; lag {_n(lag)}",
                 True,
             )
+        # 5. WARN: the offset moves, but the lag never decreases.
         if all(lags[i] >= lags[i - 1] for i in range(1, len(lags))):
             return PartitionVerdict(
                 Verdict.WARN,

@@ -338,8 +338,8 @@ async def test_rewind_a_group_whose_offset_was_moved_back(
     broker: EmbeddedBroker, one: str, produce: Any
 ) -> None:
     group = f"rewind-{one}"
-    await produce(one, 10, partition=0)
-    await set_committed(broker, group, one, {0: 10})
+    await produce(one, 20, partition=0)
+    await set_committed(broker, group, one, {0: 15})  # behind by 5: the lag is never 0
     watcher = subprocess.Popen(
         [
             sys.executable, "-m", "kconsume", "lag", group, "-b", broker.bootstrap,
@@ -358,10 +358,10 @@ async def test_rewind_a_group_whose_offset_was_moved_back(
             line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), 30)
             docs.append(orjson.loads(line))
 
-        for _ in range(6):  # the first half of the window: caught up
+        for _ in range(6):  # the first half of the window: behind, committing nothing new
             await next_doc()
         assert [d["samples"] for d in docs] == [1, 2, 3, 4, 5, 6]
-        assert all(d["verdict"] == "OK" and d["total_lag"] == 0 for d in docs)
+        assert all(d["verdict"] == "OK" and d["total_lag"] == 5 for d in docs)
         assert docs[0]["complete"] is False
         await set_committed(broker, group, one, {0: 3})
         while docs[-1]["samples"] < 10:
@@ -377,9 +377,9 @@ async def test_rewind_a_group_whose_offset_was_moved_back(
     p = partition(last)
     assert last["complete"] is True
     assert last["verdict"] == "ERR" and p["verdict"] == "REWIND", last["reason"]
-    assert p["reason"].startswith("committed offset moved back from 10 to 3 (sample ")
-    assert p["reason"].endswith("and stayed below it; lag 7")
-    assert (p["committed"], p["lag"]) == (3, 7)
+    assert p["reason"].startswith("committed offset moved back from 15 to 3 (sample ")
+    assert p["reason"].endswith("; lag 17")
+    assert (p["committed"], p["lag"]) == (3, 17)
 
 
 # -- what the lag means ---------------------------------------------------------------------
