@@ -313,7 +313,7 @@ class App:
         self.conductor.drop_buffered()
         if not await self.consumer.wait_empty(self.stop_drain_timeout):
             # Interrupted, not finished: whatever ack the cancellation causes must not count.
-            held = [s.current.message for s in self.conductor.streams if s.current is not None]
+            held = [m for s in self.conductor.streams for m in s.in_hand()]
             log.warning(
                 "stopping while %s still being processed; they stay uncommitted",
                 ", ".join(f"{m.tp}@{m.offset}" for m in held) or "messages are",

@@ -95,9 +95,12 @@ class Stream:
         #: Messages the prefilter skipped, and prefilter calls that raised (also skipped).
         self.prefiltered = 0
         self.prefilter_errors = 0
-        #: The event the reader is on, and since when (``time.monotonic()``).
+        #: The event the reader is on, and since when (``time.monotonic()``); for
+        #: :meth:`take`, the oldest event of the batch the reader is on.
         self.current: Event | None = None
         self.current_since = 0.0
+        #: The batch the reader is on (:meth:`take`); empty otherwise.
+        self._batch: list[Event] = []
 
     def __repr__(self) -> str:
         return f"<Stream {self.name} topics={list(self.topics)}>"
@@ -164,7 +167,18 @@ class Stream:
         current = self.current
         if current is not None and current.message is message:
             return True
+        if any(event.message is message for event in self._batch):
+            return True
         return any(event.message is message for event in self._buffer)
+
+    def in_hand(self) -> list[Message]:
+        """The messages the reader is on now: its event, or its whole :meth:`take` batch.
+
+        Caller: ``App.stop``, to drop what a stop interrupts.
+        """
+        if self._batch:
+            return [event.message for event in self._batch]
+        return [self.current.message] if self.current is not None else []
 
     def tps(self) -> list[TP]:
         """The assigned partitions of this stream's topics."""
@@ -226,6 +240,63 @@ class Stream:
         finally:
             self._iterating = False
 
+    async def take(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
+        """Iterate in batches: lists of up to ``max_`` events, as Faust's ``Stream.take``.
+
+        A batch is yielded once it holds ``max_`` events, or ``within`` seconds after its
+        first event arrived, whichever comes first (an idle stream yields nothing).  Each
+        message of a batch is released when the loop body is done with the whole list, so
+        no offset of a batch is committed before the batch was processed.  Like ``async
+        for event in stream``, one reader at a time.
+        """
+        if max_ < 1:
+            raise ValueError("take() needs max_ >= 1")
+        if self._iterating:
+            raise RuntimeError(
+                f"stream {self.name!r} already has a reader; declare another stream "
+                "to read the same topic twice"
+            )
+        self._iterating = True
+        loop = asyncio.get_running_loop()
+        ack = self.consumer.ack
+        buffer = self._buffer
+        try:
+            while True:
+                if not buffer:
+                    if self._stopped:
+                        return
+                    await self._wait()
+                    continue
+                batch = self._batch = []
+                deadline = loop.time() + within
+                while len(batch) < max_:
+                    if buffer:
+                        batch.append(buffer.popleft())
+                        continue
+                    remaining = deadline - loop.time()
+                    if self._stopped or remaining <= 0:
+                        break
+                    try:
+                        await asyncio.wait_for(self._wait(), remaining)
+                    except TimeoutError:
+                        break
+                if self._paused and len(buffer) <= self._resume_at:
+                    self._resume()
+                self.current = batch[0]
+                self.current_since = time.monotonic()
+                try:
+                    yield batch
+                finally:
+                    self.current = None
+                    self._batch = []
+                    self.processed += len(batch)
+                    for event in batch:
+                        message = event.message
+                        if message.decref():
+                            ack(message)
+        finally:
+            self._iterating = False
+
     async def _wait(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
         self._waiter = waiter
@@ -243,8 +314,10 @@ class Stream:
             now = time.monotonic()
         current = self.current
         held_offsets: dict[TP, int] = {}
-        if current is not None:
-            held_offsets[current.message.tp] = current.message.offset
+        for event in self._batch or ([current] if current is not None else []):
+            tp = event.message.tp
+            if tp not in held_offsets:
+                held_offsets[tp] = event.message.offset
         for event in self._buffer:
             tp = event.message.tp
             if tp not in held_offsets:
@@ -263,6 +336,6 @@ class Stream:
             current=current.message.tp if current is not None else None,
             current_offset=current.message.offset if current is not None else None,
             current_for=now - self.current_since if current is not None else None,
-            held=len(self._buffer) + (current is not None),
+            held=len(self._buffer) + (len(self._batch) or (current is not None)),
             held_offsets=held_offsets,
         )

@@ -658,3 +658,59 @@ async def test_fetch_that_fails_mid_batch_stops_the_engine_and_commits_only_proc
     await app.stop()
     assert driver.committed_offsets.get(T0) == 5
     assert driver.committed_offsets.get(T1, 0) == 0  # never past records nobody processed
+
+
+# -- Stream.take: batches ------------------------------------------------------------------
+
+
+async def test_take_yields_batches_and_commits_a_batch_only_after_its_body() -> None:
+    app, driver, _ = make_app()
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 25)
+    sizes: list[int] = []
+    committed_during: list[int | None] = []
+    async for batch in stream.take(10, within=0.05):
+        sizes.append(len(batch))
+        assert [e.offset for e in batch] == list(range(sum(sizes) - len(batch), sum(sizes)))
+        await app.consumer.force_commit()
+        committed_during.append(driver.committed_offsets.get(T0))
+        if sum(sizes) == 25:
+            break
+    assert sizes == [10, 10, 5]  # the last one after `within`, not waiting for ten
+    # while a batch's body runs, nothing of it is committed
+    assert committed_during == [0, 10, 20]
+    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    assert await app.consumer.commit()
+    assert driver.committed_offsets[T0] == 25
+    await app.stop()
+
+
+async def test_a_stop_in_the_middle_of_a_batch_commits_none_of_it() -> None:
+    app, driver, _ = make_app(stop_drain_timeout=0.1)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.produce(T0, 8)
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async for batch in stream.take(5, within=1.0):
+            assert stream.holds(batch[-1].message)
+            assert stream.snapshot().held >= len(batch)
+            started.set()
+            await asyncio.sleep(3600)  # a handler stuck on its batch
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    await app.stop()
+    task.cancel()
+    assert driver.committed_offsets.get(T0, 0) == 0  # the stuck batch starts at offset 0
+
+
+def test_take_needs_a_positive_size() -> None:
+    app, _, _ = make_app()
+    stream = app.stream("orders")
+    with pytest.raises(ValueError, match="max_"):
+        stream.take(0, within=1.0).__anext__().send(None)
