@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 import pytest
+from hypothesis import settings
 
 from tests.brokers import BROKER_KIND, BROKER_KINDS, Broker, new_broker
 
 _topic_ids = itertools.count()
+
+# In CI, property and fuzz tests replay the same examples every run (derandomized): a
+# green run stays green, and new inputs are explored on developers' machines, where a
+# failing one becomes an @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:

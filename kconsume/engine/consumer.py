@@ -106,8 +106,6 @@ class Consumer:
         self._driver = transport.create_driver(self)
         #: Bookkeeping per assigned partition; replaced on every assignment.
         self._states: dict[TP, PartitionState] = {}
-        #: Delivered messages neither acked nor dropped, over all partitions.
-        self._live = 0
         #: One event per task waiting in :meth:`_wait_until`; set when acks may settle it.
         self._settled: set[asyncio.Event] = set()
         self._commit_fut: asyncio.Future[bool] | None = None
@@ -136,6 +134,15 @@ class Consumer:
     @property
     def group_id(self) -> str | None:
         return self._driver.group_id
+
+    @property
+    def live(self) -> int:
+        """Delivered messages neither acked nor dropped, over all assigned partitions.
+
+        Kept per partition only (``PartitionState.live``): O(partitions), read by
+        waiters, never on the per-message path.
+        """
+        return sum(state.live for state in self._states.values())
 
     @property
     def rebalancing(self) -> bool:
@@ -308,7 +315,6 @@ class Consumer:
         """
         state.delivered_end = end
         state.live += delivered
-        self._live += delivered
         self.delivered_total += delivered
 
     def track_message(self, message: Message) -> bool:
@@ -323,7 +329,6 @@ class Consumer:
         message.state = state
         if not state.track(message):
             return False
-        self._live += 1
         state.live += 1
         return True
 
@@ -340,8 +345,7 @@ class Consumer:
         if state is None or not state.active or state.inflight.pop(message.offset, None) is None:
             return False
         state.live -= 1
-        self._live -= 1
-        if self._settled and (self._live <= 0 or state.draining):
+        if self._settled and (state.draining or self.live == 0):
             self._wake_waiters()
         return True
 
@@ -374,7 +378,6 @@ class Consumer:
             return
         message.state = None
         state.live -= 1
-        self._live -= 1
         if self._settled:
             self._wake_waiters()
 
@@ -417,7 +420,7 @@ class Consumer:
 
         Returns False if ``timeout`` passed first.
         """
-        return await self._wait_until(lambda: self._live == 0, timeout)
+        return await self._wait_until(lambda: self.live == 0, timeout)
 
     async def _wait_until(self, condition: Callable[[], bool], timeout: float | None) -> bool:
         loop = asyncio.get_running_loop()
@@ -475,7 +478,6 @@ class Consumer:
             log.warning("%s", drain.summary)
             self.events.publish(drain)
         for state in states:
-            self._live -= state.live
             state.detach()
             del self._states[state.tp]
         self._wake_waiters()

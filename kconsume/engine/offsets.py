@@ -136,7 +136,7 @@ class PartitionState:
     def detach(self) -> None:
         """The revoke is done: forget in-flight counts, ignore late acks from now on.
 
-        Caller: ``Consumer.on_partitions_revoked``, after taking ``live`` off its total.
+        Caller: ``Consumer.on_partitions_revoked``.
         """
         self.lifecycle = Lifecycle.DETACHED
         self.live = 0

@@ -35,9 +35,10 @@ class Selection:
             return cls(topic)
         parts = [p.strip() for p in rest.split(",")]
         if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+            example = topic if topic.isprintable() else "TOPIC"  # the message stays one line
             raise ValueError(
-                f"bad TOPIC[:PARTITION] {spec!r}: partitions are numbers, as in {topic}:0 or "
-                f"{topic}:0,2"
+                f"bad TOPIC[:PARTITION] {spec!r}: partitions are numbers, as in {example}:0 or "
+                f"{example}:0,2"
             )
         numbers = {parse_number(p, "partition", MAX_PARTITION) for p in parts}
         return cls(topic, tuple(sorted(numbers)))

@@ -75,7 +75,7 @@ async def test_refcount_is_number_of_streams_and_shared_codec_decodes_once() -> 
                 break
 
     await asyncio.gather(*(read(s, 5) for s in streams))
-    await wait_for(lambda: app.consumer._live == 0)
+    await wait_for(lambda: app.consumer.live == 0)
     assert await app.consumer.commit()
     assert driver.committed_offsets[T0] == 5
     await app.stop()

@@ -108,6 +108,7 @@ def test_commit_to_grammar(spec: str) -> None:
 @FAST
 @given(st.one_of(TYPED, st.builds("{}:{}".format, st.text(max_size=5), TYPED)))
 @example("orders:99999999999999")  # not an int32 partition
+@example("0\n:")  # a topic name with a newline made the message two lines
 def test_selection_grammar(spec: str) -> None:
     try:
         chosen = Selection.parse(spec)
