@@ -14,6 +14,8 @@ the position.  Errors while filtering one message are the caller's to count.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -74,14 +76,52 @@ class Where:
         return all(eval(code, _WHERE_GLOBALS, names) for code in self.codes)
 
 
+#: The names an expression may read: the record's, the globals, and the builtins.
+_WHERE_NAMES = frozenset(
+    ["key", "value", "headers", "topic", "partition", "offset", "timestamp", "msg", "re"]
+).union(dir(builtins))
+
+
+def _unknown_name(expression: str) -> SyntaxError | None:
+    """The first name ``expression`` reads that can never exist (a typo), as a
+    SyntaxError with its position; names the expression binds itself (comprehension
+    variables, lambda arguments, ``:=``) count as known."""
+    tree = ast.parse(expression, "<where>", "eval")
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id not in _WHERE_NAMES
+            and node.id not in bound
+        ):
+            lines = expression.splitlines() or [""]
+            line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+            message = (
+                f"unknown name {node.id!r} (a record has key, value, headers, topic, "
+                "partition, offset, timestamp, msg)"
+            )
+            return SyntaxError(message, ("<where>", node.lineno, node.col_offset + 1, line))
+    return None
+
+
 def compile_where(expressions: Sequence[str]) -> Where | None:
-    """Compile every expression once; FilterSyntaxError (with a caret) if one is broken."""
+    """Compile every expression once; FilterSyntaxError (with a caret) if one is broken,
+    or reads a name that can never exist (it would fail on every message)."""
     if not expressions:
         return None
     codes = []
     for expression in expressions:
         try:
             codes.append(compile(expression, "<where>", "eval"))
+            unknown = _unknown_name(expression)
+            if unknown is not None:
+                raise unknown
         except SyntaxError as exc:
             raise FilterSyntaxError(
                 caret_message("bad --where expression", expression, exc)

@@ -161,6 +161,18 @@ def test_where_syntax_error_is_reported_with_a_caret_before_consuming(
     assert caret_line.index("^") == expr_line.index("> 3")
 
 
+def test_where_with_a_name_that_cannot_exist_is_bad_usage_not_exit_0(
+    broker: Broker, orders: str
+) -> None:
+    """A typo (``vlaue``) failed on every message, wrote nothing and exited 0."""
+    result = consume(broker, orders, "-o", "beginning", "-e", "--where", "vlaue['order'] > 3")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "unknown name 'vlaue'" in result.stderr
+    expr_line, caret_line = result.stderr.splitlines()[-2:]
+    assert caret_line.index("^") == expr_line.index("vlaue")
+
+
 async def test_header_and_grep_prefilters_run_before_decoding(
     broker: Broker, topic_name: str
 ) -> None:
