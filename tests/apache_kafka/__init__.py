@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from kconsume.broker import BrokerError
+from kconsume.broker.embedded import die_with_parent
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -143,16 +144,6 @@ def free_ports(host: str, n: int, taken: int | None = None) -> list[int]:
             if port not in ports:
                 ports.append(port)
         return ports
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the process that started it dies (Linux),
-    so a test run that is killed leaves no JVM behind."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def random_cluster_id() -> str:
@@ -276,7 +267,7 @@ class KafkaBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the tests, which stop it in order
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
