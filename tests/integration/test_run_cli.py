@@ -109,7 +109,7 @@ FROZEN_APP = """
 from kconsume import App
 
 app = App("{url}", group_id="frozen-{topic}", commit_interval=0.2, watchdog_interval=0.1,
-          session_timeout_ms=2000, heartbeat_interval_ms=300)
+          loop_block_threshold=0.3, session_timeout_ms=2000, heartbeat_interval_ms=300)
 
 @app.agent("{topic}")
 async def idle(stream):
@@ -138,7 +138,8 @@ async def test_frozen_member_is_reported_as_suspended_not_as_a_blocked_loop(
             assert time.monotonic() < deadline, "never assigned"
             event = proc.stdout.readline()
         proc.send_signal(signal.SIGSTOP)
-        time.sleep(2.5)  # not a wait for anything: the fault, a freeze this long
+        os.waitid(os.P_PID, proc.pid, os.WSTOPPED | os.WNOWAIT)  # noqa: ASYNC222 - until stopped
+        time.sleep(0.6)  # the fault itself: twice the app's 0.3 s loop-block threshold
         proc.send_signal(signal.SIGCONT)
         line = ""
         while "suspended" not in line and "blocked" not in line:
