@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import sys
 import time
@@ -91,8 +92,8 @@ async def read(url: str, topic: str, records: int) -> Result:
     seen = 0
     tenth = max(1, records // 10)
     started = time.perf_counter()
-    async with app:
-        async for event in stream:
+    async with app, contextlib.aclosing(aiter(stream)) as events:
+        async for event in events:
             if held is None:
                 held = event.message
                 app.consumer.hold(held)
@@ -101,6 +102,7 @@ async def read(url: str, topic: str, records: int) -> Result:
                 rss_at_10 = peak_rss_mb()
             if seen == records:
                 break
+        await events.aclose()  # the last message is released before the final commit
         seconds = time.perf_counter() - started
         rss_at_100 = peak_rss_mb()
         await app.consumer.commit()

@@ -42,12 +42,14 @@ from schemas import AVRO_BASELINE, AVRO_ROWS, avro_registry, fill
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
 from kconsume.admin import create_topics
 from kconsume.broker import EmbeddedBroker
+from kconsume.cli.runtime import tune_gc
 from kconsume.consume import ConsumeOptions, run_consume
 from kconsume.engine import StartAt
 from kconsume.tail import TailSession
 from kconsume.tui import DashboardApp
 
 TOPIC = "bench-orders"
+
 BROKER_NAMES = {"tansu": "Tansu (embedded, in memory)", "kafka": "Apache Kafka (KRaft, one JVM)"}
 
 
@@ -529,8 +531,14 @@ def start_broker(kind: str) -> AbstractContextManager[Broker]:
     return EmbeddedBroker()
 
 
-async def bench(messages: int, rounds: int, partitions: int, timeout: float, broker: str) -> int:
+async def bench(
+    messages: int, rounds: int, partitions: int, timeout: float, broker: str, tuned_gc: bool
+) -> int:
+    """Every row runs under the garbage-collector settings of kconsume's commands
+    (``tune_gc``), the raw loops too; ``tuned_gc=False`` keeps Python's defaults."""
     rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS + AVRO_ROWS]
+    if tuned_gc:
+        tune_gc()
     with start_broker(broker) as running, avro_registry():
         setup = Setup(running, TOPIC, partitions, messages)
         seconds = await produce(setup)
@@ -545,6 +553,8 @@ async def bench(messages: int, rounds: int, partitions: int, timeout: float, bro
                 last = f"{row.rates[-1]:,.0f} msg/s" if row.rates else "failed"
                 print(f"  round {n + 1}: {row.label}: {last}", file=sys.stderr)
     print(f"broker: {BROKER_NAMES[broker]}")
+    gc_settings = "kconsume's (tune_gc)" if tuned_gc else "Python's defaults"
+    print(f"garbage collector: {gc_settings}, threshold {gc.get_threshold()}")
     print(report(rows, setup, rounds))
     return 1 if any(row.failures for row in rows) else 0
 
@@ -563,11 +573,23 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BROKER") or "tansu",
         help="the broker to read from (default: $BROKER, or tansu)",
     )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep Python's garbage-collector settings (default: those of kconsume's commands)",
+    )
     args = parser.parse_args(argv)
     if args.messages < 1 or args.rounds < 1 or args.partitions < 1:
         parser.error("--messages, --rounds and --partitions must be at least 1")
     return asyncio.run(
-        bench(args.messages, args.rounds, args.partitions, args.timeout, args.broker)
+        bench(
+            args.messages,
+            args.rounds,
+            args.partitions,
+            args.timeout,
+            args.broker,
+            tuned_gc=not args.default_gc,
+        )
     )
 
 

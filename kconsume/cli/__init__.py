@@ -16,6 +16,7 @@ from .demo import demo_command
 from .lag import groups_command, lag_command
 from .peek import peek_command
 from .run import run_command
+from .runtime import tune_gc
 from .tail import tail_command
 
 __all__ = ["app", "main"]
@@ -74,4 +75,5 @@ def main() -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_SaidByKconsume())
+    tune_gc()
     app()

@@ -59,3 +59,21 @@ def test_fetch_wait_is_short_unless_told_otherwise() -> None:
     assert isinstance(default, AIOKafkaDriver) and isinstance(mine, AIOKafkaDriver)
     assert default._client_settings["fetch_max_wait_ms"] == 100
     assert mine._client_settings["fetch_max_wait_ms"] == 20
+
+
+def test_one_getmany_hands_over_a_bounded_number_of_records_unless_told_otherwise() -> None:
+    """Without a limit, one aiokafka getmany builds every record of a 50 MB fetch at once:
+    that, not the engine, set the peak memory (bench/long_run.py)."""
+    from kconsume.engine.transport.aiokafka import (
+        DEFAULT_MAX_POLL_RECORDS,
+        AIOKafkaDriver,
+        AIOKafkaTransport,
+    )
+    from tests.fakes import FakeTransport
+
+    handler = FakeTransport().create_consumer
+    default = AIOKafkaTransport("kafka://a:9092").create_driver(handler)  # type: ignore[arg-type]
+    mine = AIOKafkaTransport("kafka://a:9092", max_poll_records=500).create_driver(handler)  # type: ignore[arg-type]
+    assert isinstance(default, AIOKafkaDriver) and isinstance(mine, AIOKafkaDriver)
+    assert default._client_settings["max_poll_records"] == DEFAULT_MAX_POLL_RECORDS
+    assert mine._client_settings["max_poll_records"] == 500

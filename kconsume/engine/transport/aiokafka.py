@@ -83,6 +83,12 @@ PASSTHROUGH = frozenset(
 #: one fetch for partitions already at their end can hold back the others' next fetch
 #: for this long; a consumer you watch live wants that short.
 DEFAULT_FETCH_MAX_WAIT_MS = 100
+#: Records one ``getmany`` hands over at most (aiokafka: no limit).  aiokafka keeps what it
+#: fetched compressed and builds a record object only when one is handed over; without a
+#: limit one call can build hundreds of thousands of them at once (a whole 50 MB fetch),
+#: and that, not the engine, sets a consumer's peak memory.  The rest waits in aiokafka,
+#: still compressed; the position stays exact (one past the last record handed over).
+DEFAULT_MAX_POLL_RECORDS = 10_000
 #: Seconds a stop may take (leaving the group, closing connections).
 STOP_TIMEOUT = 10.0
 #: Records of aborted transactions are not shown, as kcat users expect of
@@ -566,6 +572,7 @@ class AIOKafkaTransport(Transport):
     def create_driver(self, handler: RebalanceHandler) -> ConsumerDriver:
         settings = dict(self.settings)
         settings.setdefault("fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS)
+        settings.setdefault("max_poll_records", DEFAULT_MAX_POLL_RECORDS)
         return AIOKafkaDriver(
             handler,
             bootstrap_servers(self.url),
