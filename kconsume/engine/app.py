@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from .agents import Agent, AgentFun
 from .codecs import Codec, codec
 from .conductor import Conductor
 from .consumer import DEFAULT_COMMIT_TIMEOUT, DEFAULT_STOP_DRAIN_TIMEOUT, Consumer
@@ -37,8 +38,6 @@ __all__ = ["Agent", "App"]
 
 log = logging.getLogger(__name__)
 
-AgentFun = Callable[[Stream], Awaitable[None]]
-
 
 class Observer(Protocol):
     """The observe endpoint as the App sees it (:class:`kconsume.observe.ObserveServer`)."""
@@ -49,18 +48,6 @@ class Observer(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-class Agent:
-    """A coroutine function run over one stream while the app runs."""
-
-    def __init__(self, fun: AgentFun, stream: Stream) -> None:
-        self.fun = fun
-        self.stream = stream
-        self.name = stream.name
-
-    def __repr__(self) -> str:
-        return f"<Agent {self.name}>"
 
 
 class App:
@@ -200,14 +187,23 @@ class App:
         value: str | Codec | None = "raw",
         name: str | None = None,
         maxsize: int | None = None,
+        timeout: float | None = None,
     ) -> Callable[[AgentFun], AgentFun]:
-        """Decorator: run ``async def fun(stream)`` over a new stream while the app runs."""
+        """Decorator: run ``async def fun(stream)`` over a new stream while the app runs.
+
+        ``timeout``: the seconds the loop body may spend on one event (or one ``take``
+        batch).  Past it the iteration is cancelled, the record acked unprocessed and
+        reported (``HandlerTimedOut``, with its offset), and ``fun`` is called again over
+        the stream, which goes on with the next message (see :mod:`.agents`).
+        """
+        if timeout is not None and timeout <= 0:
+            raise KConsumeError("an agent's timeout must be positive (None: no time limit)")
 
         def register(fun: AgentFun) -> AgentFun:
             stream = self.stream(
                 *topics, key=key, value=value, name=name or fun.__name__, maxsize=maxsize
             )
-            self.agents.append(Agent(fun, stream))
+            self.agents.append(Agent(fun, stream, timeout=timeout))
             return fun
 
         return register
@@ -254,18 +250,16 @@ class App:
         self.fetcher.start()
         self.watchdog.start()
         for agent in self.agents:
-            task = asyncio.create_task(self._run_agent(agent), name=f"kconsume-agent-{agent.name}")
+            task = asyncio.create_task(
+                agent.run(self.events, self._agent_failed), name=f"kconsume-agent-{agent.name}"
+            )
+            agent.task = task
             self._agent_tasks.append(task)
 
-    async def _run_agent(self, agent: Agent) -> None:
-        try:
-            await agent.fun(agent.stream)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("agent %s failed", agent.name)
-            await self.consumer.on_task_error(exc)
-            self.crash(exc)
+    async def _agent_failed(self, exc: BaseException) -> None:
+        """An agent raised: commit what is acked, then stop the app.  Caller: ``Agent.run``."""
+        await self.consumer.on_task_error(exc)
+        self.crash(exc)
 
     @property
     def crash_reason(self) -> BaseException | None:
@@ -375,29 +369,40 @@ class App:
             stall=self.watchdog,
         )
 
-    def skip(self, tp: TP, offset: int) -> bool:
+    def skip(self, tp: TP, offset: int) -> MessageSkipped | None:
         """Ack the in-flight message at ``tp``/``offset`` without processing it.
 
-        For a message that blocks a partition's commit (a poison pill, a stuck
-        handler): it leaves every stream buffer, counts as done, and the commit can
-        move past it.  A handler still on it finishes undisturbed; its ack then
-        changes nothing.  Logged and published as ``MessageSkipped``.  Returns False
-        if no such message is in flight.
+        Caller: the dashboard's ``s`` and the observe endpoint's skip control.  For a
+        message that blocks a partition's commit (a poison pill, a stuck handler): it
+        leaves every stream buffer, counts as done, and the commit can move past it.
+        An agent whose loop body is on it has that iteration cancelled and goes on with
+        the next message; a reader that is no agent (the user's own task) cannot be
+        cancelled, and the event says it stays stuck.  Logged and published as
+        ``MessageSkipped``, which is returned; None if no such message is in flight.
         """
         state = self.consumer.partition_states().get(tp)
         message = state.inflight.get(offset) if state is not None else None
         if message is None:
-            return False
+            return None
         holders = self.watchdog.holders(message)
+        on_it = [s for s in self.conductor.streams if any(m is message for m in s.in_hand())]
         for stream in self.conductor.streams:
             stream.remove(message)
         message.refcount = 0
         if not self.consumer.ack(message):  # dropped by a stop, or acked meanwhile
-            return False
-        skipped = MessageSkipped(tp=tp, offset=offset, streams=holders)
-        log.warning("%s", skipped.summary)
+            return None
+        agents = {agent.stream: agent for agent in self.agents}
+        cancelled = tuple(s.name for s in on_it if s in agents and agents[s].cut("skip"))
+        skipped = MessageSkipped(
+            tp=tp,
+            offset=offset,
+            streams=holders,
+            cancelled=cancelled,
+            still_running=tuple(s.name for s in on_it if s.name not in cancelled),
+        )
+        log.warning("%s", skipped.summary, extra={"kconsume_event": True})
         self.events.publish(skipped)
-        return True
+        return skipped
 
     async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
         await self.conductor.on_partitions_revoked(revoked)

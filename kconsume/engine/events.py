@@ -23,6 +23,7 @@ __all__ = [
     "EngineEvent",
     "EventBus",
     "FetchStalledWarning",
+    "HandlerTimedOut",
     "LivelockCleared",
     "LivelockWarning",
     "LoopBlockedWarning",
@@ -312,16 +313,56 @@ class RevokeDrainTimeout(WatchdogWarning):
 
 @dataclass(slots=True, frozen=True, kw_only=True)
 class MessageSkipped(EngineEvent):
-    """Someone chose to skip a message: acked without being processed."""
+    """Someone chose to skip a message: acked without being processed.
+
+    ``cancelled``: the agents whose loop body was on it; their iteration is cancelled
+    and they go on with the next message.  ``still_running``: streams whose reader is
+    on it but is no agent of the App (a task of the user's own), which kconsume cannot
+    cancel: they stay on it, and stuck, until their code returns.
+    """
 
     tp: TP
     offset: int
     streams: tuple[str, ...]
+    cancelled: tuple[str, ...] = ()
+    still_running: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
         held = f" (held by {', '.join(self.streams)})" if self.streams else ""
-        return f"skipped {self.tp}@{self.offset}{held}: acked without processing"
+        text = f"skipped {self.tp}@{self.offset}{held}: acked without processing"
+        if self.cancelled:
+            text += (
+                f"; cancelled the handler of {', '.join(self.cancelled)} on it, "
+                "which goes on with the next message"
+            )
+        if self.still_running:
+            names = ", ".join(self.still_running)
+            text += (
+                f"; {names} still runs on it and stays stuck until its code returns "
+                "(not an agent of the app, so kconsume cannot cancel it)"
+            )
+        return text
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class HandlerTimedOut(EngineEvent):
+    """An agent's loop body was on one record for its ``timeout``: the iteration was
+    cancelled, the record acked unprocessed, and the agent goes on with the next one."""
+
+    agent: str
+    tp: TP
+    offset: int
+    after: float
+    timeout: float
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"agent {self.agent}: handler on {self.tp}@{self.offset} cancelled after "
+            f"{self.after:.1f}s (timeout={self.timeout:g}s); the record is acked "
+            "unprocessed and the agent goes on with the next message"
+        )
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,6 +102,9 @@ class Stream:
         self.current_since = 0.0
         #: The batch the reader is on (:meth:`take`); empty otherwise.
         self._batch: list[Event] = []
+        #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`close_reader`;
+        #: weak, so that an iterator left by a ``break`` is still finalized (and acks).
+        self._reader: weakref.ref[AsyncGenerator[object, None]] | None = None
 
     def __repr__(self) -> str:
         return f"<Stream {self.name} topics={list(self.topics)}>"
@@ -204,7 +208,26 @@ class Stream:
 
     # -- the reader's side ---------------------------------------------------
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[Event]:
+        reader = self._events()
+        if not self._iterating:
+            self._reader = weakref.ref(reader)
+        return reader
+
+    async def close_reader(self) -> None:
+        """End the reader's iteration where it stands, as a ``break`` would.
+
+        Caller: the App's agent runner, after it cancelled a loop body (time limit, skip)
+        so that the agent can start a new ``async for`` over this stream.  The
+        iterator's ``finally`` releases the message (or batch) the body was on, which
+        acks it if no other stream holds it.
+        """
+        ref, self._reader = self._reader, None
+        reader = ref() if ref is not None else None
+        if reader is not None:
+            await reader.aclose()
+
+    async def _events(self) -> AsyncGenerator[Event, None]:
         if self._iterating:
             raise RuntimeError(
                 f"stream {self.name!r} already has a reader; declare another stream "
@@ -240,7 +263,7 @@ class Stream:
         finally:
             self._iterating = False
 
-    async def take(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
+    def take(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
         """Iterate in batches: lists of up to ``max_`` events, as Faust's ``Stream.take``.
 
         A batch is yielded once it holds ``max_`` events, or ``within`` seconds after its
@@ -249,6 +272,12 @@ class Stream:
         no offset of a batch is committed before the batch was processed.  Like ``async
         for event in stream``, one reader at a time.
         """
+        reader = self._batches(max_, within)
+        if not self._iterating:
+            self._reader = weakref.ref(reader)
+        return reader
+
+    async def _batches(self, max_: int, within: float) -> AsyncGenerator[list[Event], None]:
         if max_ < 1:
             raise ValueError("take() needs max_ >= 1")
         if self._iterating:

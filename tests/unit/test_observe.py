@@ -27,6 +27,7 @@ from kconsume.engine import (
     FetchStalledWarning,
     LivelockCleared,
     LivelockWarning,
+    HandlerTimedOut,
     LoopBlockedWarning,
     MessageSkipped,
     PartitionsAssigned,
@@ -106,6 +107,8 @@ def test_snapshots_and_every_event_type_come_back_as_they_went() -> None:
         RevokeDrainTimeout(held={A0: (3, 4)}, timeout=10.0),
         WatchdogCleared(cause="loop-blocked", subject="loop"),
         MessageSkipped(tp=A0, offset=3, streams=("x",)),
+        MessageSkipped(tp=A0, offset=4, streams=("x", "y"), cancelled=("x",), still_running=("y",)),
+        HandlerTimedOut(agent="x", tp=A0, offset=6, after=30.2, timeout=30.0),
         DecodeError(tp=A0, offset=5, streams=("x",), error="bad json"),
         Notice(text="hello", level="warning"),
     ]

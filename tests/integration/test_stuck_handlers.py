@@ -1,0 +1,163 @@
+"""Handlers stuck on one record, against the real broker (issue 15, "Stuck handlers").
+
+A skip of the record a handler awaits forever ends that handler's iteration; an agent
+time limit does the same by itself; either way the agent goes on with the next record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from kconsume import App
+from kconsume.admin import create_topics
+from kconsume.engine import TP, EngineEvent, HandlerTimedOut, MessageSkipped, Stream
+from tests.brokers import Broker
+from tests.helpers import wait_for
+from tests.integration.conftest import Produce, group_committed
+
+pytestmark = pytest.mark.broker
+
+QUICK: dict[str, Any] = {
+    "commit_interval": 0.1,
+    "watchdog_interval": 0.1,
+    "commit_livelock_soft_timeout": 0.5,
+    "session_timeout_ms": 2000,
+    "heartbeat_interval_ms": 300,
+}
+
+
+def watched(broker: Broker, group: str, **kwargs: Any) -> tuple[App, list[EngineEvent]]:
+    app = App(broker.url, group_id=group, **{**QUICK, **kwargs})
+    events: list[EngineEvent] = []
+    app.events.subscribe(events.append)
+    return app, events
+
+
+def committed(app: App) -> int | None:
+    partitions = app.snapshot().partitions
+    return partitions[0].committed if partitions else None
+
+
+async def one_partition(broker: Broker, topic_name: str, produce: Produce, n: int) -> str:
+    await create_topics(broker.url, {topic_name: 1})
+    await produce(topic_name, n, partition=0)
+    return topic_name
+
+
+async def test_skipping_the_record_an_agent_hangs_on_cancels_it_and_the_agent_goes_on(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 10)
+    app, events = watched(broker, "stuck-skip")
+    seen: list[int] = []
+    cancelled: list[int] = []
+
+    @app.agent(topic, value="json", name="billing")
+    async def billing(stream: Stream) -> None:
+        async for event in stream:
+            if event.offset == 3:
+                try:
+                    await asyncio.Event().wait()  # forever
+                except asyncio.CancelledError:
+                    cancelled.append(event.offset)
+                    raise
+            seen.append(event.offset)
+
+    tp = TP(topic, 0)
+    async with app:
+        await wait_for(lambda: app.watchdog.livelock_warned(tp), what="blocked at 3")
+        skipped = app.skip(tp, 3)
+        assert skipped is not None and skipped.cancelled == ("billing",)
+        assert not skipped.still_running
+        await wait_for(lambda: seen[-1:] == [9], what="the agent went on past 3")
+        await wait_for(lambda: committed(app) == 10, what="commit")
+    assert seen == [0, 1, 2, 4, 5, 6, 7, 8, 9] and cancelled == [3]
+    [event] = [e for e in events if isinstance(e, MessageSkipped)]
+    assert "cancelled the handler of billing" in event.summary
+    assert not [e for e in events if isinstance(e, HandlerTimedOut)]
+    assert (await group_committed(broker, "stuck-skip", topic))[0] == 10
+
+
+async def test_skipping_what_a_plain_task_hangs_on_says_the_stream_stays_stuck(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 5)
+    app, events = watched(broker, "stuck-plain")
+    stream = app.stream(topic, name="enrich")
+    release = asyncio.Event()
+
+    async def enrich() -> None:  # the user's own task: no agent, nothing to cancel
+        async for event in stream:
+            if event.offset == 1:
+                await release.wait()
+
+    tp = TP(topic, 0)
+    async with app:
+        task = asyncio.create_task(enrich())
+        await wait_for(lambda: app.watchdog.livelock_warned(tp), what="blocked at 1")
+        skipped = app.skip(tp, 1)
+        assert skipped is not None and skipped.still_running == ("enrich",)
+        assert "enrich still runs on it and stays stuck" in skipped.summary
+        assert stream.current is not None and stream.current.message.offset == 1
+        release.set()
+        await wait_for(lambda: committed(app) == 5, what="commit")
+        task.cancel()
+    assert [e for e in events if isinstance(e, MessageSkipped)] == [skipped]
+
+
+async def test_agent_time_limit_cancels_the_iteration_reports_the_offset_and_goes_on(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 8)
+    app, events = watched(broker, "stuck-timeout")
+    seen: list[int] = []
+    starts = 0
+
+    @app.agent(topic, value="json", name="billing", timeout=0.3)
+    async def billing(stream: Stream) -> None:
+        nonlocal starts
+        starts += 1
+        async for event in stream:
+            if event.offset in (2, 5):
+                await asyncio.sleep(3600)
+            seen.append(event.offset)
+
+    async with app:
+        await wait_for(lambda: seen[-1:] == [7], what="past both slow records")
+        await wait_for(lambda: committed(app) == 8, what="commit")
+        agent = app.agents[0]
+        assert agent.cuts == 2 and starts == 3
+    timed_out = [e for e in events if isinstance(e, HandlerTimedOut)]
+    assert [(e.tp, e.offset, e.agent) for e in timed_out] == [
+        (TP(topic, 0), 2, "billing"),
+        (TP(topic, 0), 5, "billing"),
+    ]
+    assert all(0.3 <= e.after < 1.0 for e in timed_out)
+    assert f"{topic}[0]@2 cancelled after" in timed_out[0].summary
+    assert seen == [0, 1, 3, 4, 6, 7]
+
+
+async def test_agent_time_limit_cancels_a_take_batch(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 6)
+    app, events = watched(broker, "stuck-take")
+    batches: list[list[int]] = []
+
+    @app.agent(topic, name="batches", timeout=0.3)
+    async def take(stream: Stream) -> None:
+        async for batch in stream.take(3, within=0.2):
+            offsets = [e.offset for e in batch]
+            if 1 in offsets and not batches:
+                batches.append([])
+                await asyncio.sleep(3600)
+            batches.append(offsets)
+
+    async with app:
+        await wait_for(lambda: committed(app) == 6, what="commit")
+    [timed_out] = [e for e in events if isinstance(e, HandlerTimedOut)]
+    assert timed_out.offset == 0
+    assert 5 in batches[-1]
