@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .events import HandlerTimedOut
@@ -58,8 +58,9 @@ class Agent:
         self.task: asyncio.Task[None] | None = None
         #: Iterations cut so far (time limit or skip).
         self.cuts = 0
-        #: The cut asked for and not yet carried out: (why, the message the body was on).
-        self._cut: tuple[str, Message] | None = None
+        #: The cut asked for and not yet carried out: why, the message the body was on,
+        #: and the stream's iterator (held, so that it cannot be finalized meanwhile).
+        self._cut: tuple[str, Message, AsyncGenerator[object, None] | None] | None = None
 
     def __repr__(self) -> str:
         return f"<Agent {self.name}>"
@@ -78,7 +79,7 @@ class Agent:
         held = self.stream.in_hand()
         if task is None or task.done() or not held or self._cut is not None:
             return False
-        self._cut = (why, held[0])
+        self._cut = (why, held[0], self.stream.reader())
         task.cancel()
         return True
 
@@ -115,10 +116,13 @@ class Agent:
             if limit is not None:
                 limit.cancel()
 
-    async def _after_cut(self, cut: tuple[str, Message], events: EventBus) -> None:
-        why, message = cut
+    async def _after_cut(
+        self, cut: tuple[str, Message, AsyncGenerator[object, None] | None], events: EventBus
+    ) -> None:
+        why, message, reader = cut
         since = self.stream.current_since
-        await self.stream.close_reader()  # acks the message unless another stream holds it
+        if reader is not None:
+            await reader.aclose()  # acks the message unless another stream holds it
         self.cuts += 1
         if why != "timeout":
             return  # a skip: its MessageSkipped says so

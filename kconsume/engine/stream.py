@@ -102,7 +102,7 @@ class Stream:
         self.current_since = 0.0
         #: The batch the reader is on (:meth:`take`); empty otherwise.
         self._batch: list[Event] = []
-        #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`close_reader`;
+        #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`reader`;
         #: weak, so that an iterator left by a ``break`` is still finalized (and acks).
         self._reader: weakref.ref[AsyncGenerator[object, None]] | None = None
 
@@ -214,18 +214,15 @@ class Stream:
             self._reader = weakref.ref(reader)
         return reader
 
-    async def close_reader(self) -> None:
-        """End the reader's iteration where it stands, as a ``break`` would.
+    def reader(self) -> AsyncGenerator[object, None] | None:
+        """The reader's iterator (``async for`` or :meth:`take`) while it lives.
 
-        Caller: the App's agent runner, after it cancelled a loop body (time limit, skip)
-        so that the agent can start a new ``async for`` over this stream.  The
-        iterator's ``finally`` releases the message (or batch) the body was on, which
-        acks it if no other stream holds it.
+        Caller: the App's agent runner, which holds it when it cancels a loop body (time
+        limit, skip) and then closes it (``aclose()``), as a ``break`` would: its
+        ``finally`` releases, and so acks, the message or batch the body was on, and the
+        agent can start a new ``async for`` over this stream.
         """
-        ref, self._reader = self._reader, None
-        reader = ref() if ref is not None else None
-        if reader is not None:
-            await reader.aclose()
+        return self._reader() if self._reader is not None else None
 
     async def _events(self) -> AsyncGenerator[Event, None]:
         if self._iterating:
