@@ -45,6 +45,10 @@ class PartitionSnapshot:
     stalled_for: float | None
     """Seconds the commit has not moved while work was pending (None: not stalled)."""
     livelock_warned: bool
+    """A head-of-line warning stands and a record in flight blocks the commit (it is
+    :attr:`oldest_inflight`).  Once that record is acked the flag drops at once, though
+    the warning is cleared only when the commit moves: what shows BLOCKED always has a
+    record to open (``b``) or skip (``s``)."""
     paused: bool
 
     @property
@@ -105,7 +109,7 @@ def partition_snapshot(
         commits_ok=state.commits_ok,
         commits_failed=state.commits_failed,
         stalled_for=now - stalled_since if stalled_since is not None else None,
-        livelock_warned=livelock_warned,
+        livelock_warned=livelock_warned and oldest is not None,
         paused=bool(state.paused_by),
     )
 

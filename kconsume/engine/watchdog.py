@@ -229,14 +229,26 @@ class Watchdog:
 
     # -- what snapshots read ----------------------------------------------------------
 
+    def _clock_of(self, tp: TP) -> _StallClock | None:
+        """``tp``'s stall clock, if it belongs to the current assignment.
+
+        A clock outlives its assignment until the next check that is not during a
+        rebalance; it must not flag the new assignment's partition meanwhile.
+        """
+        clock = self._stall.get(tp)
+        state = self.consumer.partition_states().get(tp)
+        if clock is None or state is None or clock.state_id != id(state):
+            return None
+        return clock
+
     def stalled_since(self, tp: TP) -> float | None:
         """Since when ``tp``'s commit has stood still with work pending (None: it has not)."""
-        clock = self._stall.get(tp)
+        clock = self._clock_of(tp)
         return clock.since if clock is not None else None
 
     def livelock_warned(self, tp: TP) -> bool:
-        """True while a head-of-line warning about ``tp`` stands."""
-        clock = self._stall.get(tp)
+        """True while a head-of-line warning about ``tp`` stands.  Caller: snapshots."""
+        clock = self._clock_of(tp)
         return clock is not None and clock.warned
 
     def _check_head_of_line(self, tp: TP, state: PartitionState, now: float) -> None:
@@ -371,7 +383,7 @@ class Watchdog:
             self._publish(WatchdogCleared(cause=cause, subject=subject))
 
     def _publish(self, event: EngineEvent) -> None:
-        log.warning("%s", event.summary)
+        log.warning("%s", event.summary, extra={"kconsume_event": True})
         self.events.publish(event)
 
 

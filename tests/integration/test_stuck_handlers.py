@@ -7,6 +7,7 @@ time limit does the same by itself; either way the agent goes on with the next r
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -14,6 +15,12 @@ import pytest
 from kconsume import App
 from kconsume.admin import create_topics
 from kconsume.engine import TP, EngineEvent, HandlerTimedOut, MessageSkipped, Stream
+from kconsume.tail import TailSession
+from kconsume.tail.logs import capture_logs
+from kconsume.tail.source import blocked_longest
+from kconsume.tui import DashboardApp
+from kconsume.tui.screens import SkipScreen
+from kconsume.tui.widgets import EventLog
 from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
@@ -161,3 +168,69 @@ async def test_agent_time_limit_cancels_a_take_batch(
     [timed_out] = [e for e in events if isinstance(e, HandlerTimedOut)]
     assert timed_out.offset == 0
     assert 5 in batches[-1]
+
+
+async def test_what_shows_blocked_always_has_a_blocking_record(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    """A record acked after the warning (the handler finished) must not leave the
+    partition flagged with nothing to open or skip until the next commit."""
+    topic = await one_partition(broker, topic_name, produce, 4)
+    app, _ = watched(broker, "stuck-flag", commit_interval=3600)  # the commit stands still
+    stream = app.stream(topic, name="enrich")
+    release = asyncio.Event()
+
+    async def enrich() -> None:
+        async for event in stream:
+            if event.offset == 0:
+                await release.wait()
+
+    tp = TP(topic, 0)
+    async with app:
+        task = asyncio.create_task(enrich())
+        await wait_for(lambda: blocked_longest(app.snapshot()) == (tp, 0), what="blocked at 0")
+        release.set()
+        await wait_for(lambda: stream.processed == 4, what="all four processed")
+        snapshot = app.snapshot()
+        p = snapshot.partition(tp)
+        assert p is not None and p.committed in (None, 0) and p.oldest_inflight is None
+        assert app.watchdog.livelock_warned(tp)  # the warning stands until the commit moves
+        assert not p.livelock_warned and blocked_longest(snapshot) is None
+        task.cancel()
+
+
+async def test_a_skip_in_the_dashboard_is_listed_once_and_the_agent_goes_on(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 6)
+    app, _ = watched(broker, "stuck-once", stop_drain_timeout=0.5)
+    seen: list[int] = []
+
+    @app.agent(topic, value="json", name="billing")
+    async def billing(stream: Stream) -> None:
+        async for event in stream:
+            if event.offset == 2:
+                await asyncio.Event().wait()
+            seen.append(event.offset)
+
+    tp = TP(topic, 0)
+    session = TailSession.attach(app, broker=broker.url, topics=[topic], allow_skip=True)
+    dashboard = DashboardApp(session, tz=UTC)
+    with capture_logs(session.notify):
+        async with session, dashboard.run_test(size=(160, 50)) as pilot:
+            await wait_for(lambda: blocked_longest(session.snapshot()) == (tp, 2), what="blocked")
+            await pilot.press("s")
+            await wait_for(lambda: isinstance(dashboard.screen, SkipScreen), what="confirmation")
+            await pilot.press("y")
+            await wait_for(lambda: seen[-1:] == [5], what="billing went on past offset 2")
+            lines = dashboard.query_one(EventLog).lines
+
+            def listed() -> list[str]:
+                return [line.text for line in lines if f"skipped {topic}[0]@2" in line.text]
+
+            await wait_for(lambda: listed(), what="the skip in Events")
+            await pilot.pause()
+            [line] = listed()
+            assert "skipped" in line and "cancelled the handler of billing" in line
+            await pilot.press("q")
+            await wait_for(lambda: session.done, what="stopped")
