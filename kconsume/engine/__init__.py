@@ -5,6 +5,7 @@ from .codecs import Codec, CodecError, codec, register_codec
 from .conductor import Conductor
 from .consumer import Consumer
 from .events import (
+    BackPressureWarning,
     CommitCompleted,
     CommitFailed,
     CommitFailingWarning,
@@ -41,6 +42,7 @@ __all__ = [
     "AIOKafkaTransport",
     "Agent",
     "App",
+    "BackPressureWarning",
     "BrokerUnreachableError",
     "Codec",
     "CodecError",

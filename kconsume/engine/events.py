@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .types import TP
 
 __all__ = [
+    "BackPressureWarning",
     "CommitCompleted",
     "CommitFailed",
     "CommitFailingWarning",
@@ -232,6 +233,43 @@ class StreamStalledWarning(WatchdogWarning):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
+class BackPressureWarning(WatchdogWarning):
+    """A stream's buffer is full, so it paused the fetching of its partitions.
+
+    ``tps`` are the partitions it paused (every stream reading them waits too); they are
+    fetched again once it has drained to half of ``maxsize``.  ``current`` is what the
+    stream is on, usually the reason it is slow.
+    """
+
+    stream: str
+    tps: tuple[TP, ...]
+    buffered: int
+    maxsize: int
+    current: TP | None = None
+    current_offset: int | None = None
+    current_for: float | None = None
+    cause: str = "back-pressure"
+    subject: str = ""
+
+    def _default_subject(self) -> str:
+        return f"stream {self.stream}"
+
+    @property
+    def summary(self) -> str:
+        on = (
+            f"; it is on {self.current}@{self.current_offset} for {self.current_for:.1f}s"
+            if self.current is not None and self.current_for is not None
+            else ""
+        )
+        return (
+            f"back-pressure: stream {self.stream}'s buffer is full ({self.buffered:,} of "
+            f"{self.maxsize:,}), so {compact_tps(self.tps) or 'no partition'} "
+            f"{'is' if len(self.tps) == 1 else 'are'} paused until it drains to "
+            f"{self.maxsize // 2:,}{on}"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
 class LoopBlockedWarning(WatchdogWarning):
     """The watchdog's timer woke up ``drift`` seconds late: the event loop was blocked."""
 
@@ -413,6 +451,14 @@ class EventBus:
                 subscriber(event)
             except Exception:
                 log.exception("event subscriber %r failed on %r", subscriber, event)
+
+
+def compact_tps(tps: Iterable[TP]) -> str:
+    """``orders[0,1,3], audit[2]``: partitions grouped by topic, in order."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in sorted(tps):
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())
 
 
 def _tps(tps: frozenset[TP]) -> str:

@@ -50,6 +50,9 @@ class PartitionSnapshot:
     the warning is cleared only when the commit moves: what shows BLOCKED always has a
     record to open (``b``) or skip (``s``)."""
     paused: bool
+    paused_by: tuple[str, ...] = ()
+    """Why it is paused: names of the streams whose full buffer paused it (back-pressure),
+    and ``user`` for a pause asked for (``p``)."""
 
     @property
     def last_delivered(self) -> int | None:
@@ -111,6 +114,7 @@ def partition_snapshot(
         stalled_for=now - stalled_since if stalled_since is not None else None,
         livelock_warned=livelock_warned and oldest is not None,
         paused=bool(state.paused_by),
+        paused_by=tuple(sorted(state.paused_by)),
     )
 
 

@@ -14,7 +14,9 @@ one appears, and a ``WatchdogCleared`` when it goes away:
 * **fetch-stalled** (``FetchStalledWarning``): the highwater is past the position and
   nothing arrived for ``fetch_stall_timeout`` (a partition paused on purpose is not);
 * **commit-failing** (``CommitFailingWarning``): ``commit_failures_warning`` commits of
-  a partition failed in a row.
+  a partition failed in a row;
+* **back-pressure** (``BackPressureWarning``): a stream's buffer is full and it paused
+  the fetching of its partitions (at once: it is a state, not a grace period).
 
 (The consumer reports the sixth cause, a rebalance drain that timed out, itself.)
 
@@ -30,10 +32,12 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .events import (
+    BackPressureWarning,
     CommitFailingWarning,
     EngineEvent,
     FetchStalledWarning,
@@ -216,6 +220,7 @@ class Watchdog:
             self._check_commits(tp, state)
         for stream in self.conductor.streams:
             self._check_stream(stream, now)
+            self._check_backpressure(stream, states, now)
 
     def _check_loop(self, drift: float, suspended: bool) -> None:
         threshold = self.settings.loop_block_threshold
@@ -346,6 +351,27 @@ class Watchdog:
                 stream=stream.name,
                 waiting=waiting,
                 stalled_for=stalled_for,
+                current=current.message.tp if current is not None else None,
+                current_offset=current.message.offset if current is not None else None,
+                current_for=now - stream.current_since if current is not None else None,
+            )
+        )
+
+    def _check_backpressure(
+        self, stream: Stream, states: Mapping[TP, PartitionState], now: float
+    ) -> None:
+        """Raised at once while a stream's full buffer pauses partitions; cleared on resume."""
+        subject = f"stream {stream.name}"
+        if not stream.paused:
+            self._clear("back-pressure", subject)
+            return
+        current = stream.current
+        self._raise(
+            BackPressureWarning(
+                stream=stream.name,
+                tps=tuple(sorted(tp for tp, s in states.items() if stream.name in s.paused_by)),
+                buffered=stream.buffered,
+                maxsize=stream.maxsize,
                 current=current.message.tp if current is not None else None,
                 current_offset=current.message.offset if current is not None else None,
                 current_for=now - stream.current_since if current is not None else None,

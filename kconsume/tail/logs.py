@@ -5,8 +5,9 @@ the screen), so while it runs the root logger's handlers are swapped for one tha
 turns records into :class:`~kconsume.tail.source.Notice` events.  The engine's own
 warnings about commits and livelocks are left out, and so is every record logged with
 ``extra={"kconsume_event": True}`` (a skip, a handler time limit): the engine publishes
-those as events already, and Events would list them twice.  Repeats of one message within ``quiet_for`` seconds are dropped
-(a client retrying a dead broker logs the same line many times a second).
+those as events already, and Events would list them twice.  Repeats of one message
+within ``quiet_for`` seconds are dropped (a client retrying a dead broker logs the same
+line many times a second).
 """
 
 from __future__ import annotations

@@ -33,7 +33,15 @@ from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from ..schemas import SchemaSettings
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
-from .source import BlockingRecord, Level, Notice, SourceState, SourceStatus, blocked_longest
+from .source import (
+    BlockingRecord,
+    Level,
+    Notice,
+    SourceState,
+    SourceStatus,
+    backpressure,
+    blocked_longest,
+)
 
 __all__ = ["TailSession", "broker_connected"]
 
@@ -356,6 +364,9 @@ class TailSession:
                 return SourceStatus(SourceState.REBALANCING, "joining the group")
             if not snapshot.partitions:
                 return SourceStatus(SourceState.CONSUMING, "no partitions assigned")
+            pressure = backpressure(snapshot)
+            if pressure is not None:
+                return SourceStatus(SourceState.BACKPRESSURE, pressure)
         return SourceStatus(SourceState.CONSUMING)
 
     @property

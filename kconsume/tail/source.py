@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from ..engine.events import EngineEvent
+from ..engine.events import EngineEvent, compact_tps
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import TP, Event, Message
 from .buffer import TailBuffer
@@ -24,6 +24,7 @@ __all__ = [
     "Notice",
     "SourceState",
     "SourceStatus",
+    "backpressure",
     "blocked_longest",
     "holders",
 ]
@@ -35,6 +36,7 @@ class SourceState(StrEnum):
     REBALANCING = "rebalancing"
     UNREACHABLE = "broker unreachable"
     PAUSED = "paused"
+    BACKPRESSURE = "back-pressure"
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
@@ -82,6 +84,31 @@ class BlockingRecord:
     @property
     def offset(self) -> int:
         return self.event.message.offset
+
+
+def backpressure(snapshot: EngineSnapshot | None) -> str | None:
+    """Why partitions are paused by a full stream buffer, for the status line (None: none).
+
+    Names each stream whose buffer is full, the partitions it paused and what it is on.
+    A pause the user asked for (``p``) is not back-pressure.
+    """
+    if snapshot is None:
+        return None
+    reasons = []
+    for s in snapshot.streams:
+        if not s.paused:
+            continue
+        tps = [p.tp for p in snapshot.partitions if s.name in p.paused_by]
+        on = (
+            f", on {s.current}@{s.current_offset} for {s.current_for:.0f}s"
+            if s.current is not None and s.current_for is not None
+            else ""
+        )
+        reasons.append(
+            f"{s.name}'s buffer is full ({s.buffer_depth:,}/{s.buffer_maxsize:,}{on}): "
+            f"{compact_tps(tps) or 'its partitions'} paused until it drains to half"
+        )
+    return "; ".join(reasons) or None
 
 
 def blocked_longest(snapshot: EngineSnapshot | None) -> tuple[TP, int] | None:

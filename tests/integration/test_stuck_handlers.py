@@ -14,10 +14,18 @@ import pytest
 
 from kconsume import App
 from kconsume.admin import create_topics
-from kconsume.engine import TP, EngineEvent, HandlerTimedOut, MessageSkipped, Stream
+from kconsume.engine import (
+    TP,
+    BackPressureWarning,
+    EngineEvent,
+    HandlerTimedOut,
+    MessageSkipped,
+    Stream,
+    WatchdogCleared,
+)
 from kconsume.tail import TailSession
 from kconsume.tail.logs import capture_logs
-from kconsume.tail.source import blocked_longest
+from kconsume.tail.source import SourceState, blocked_longest
 from kconsume.tui import DashboardApp
 from kconsume.tui.screens import SkipScreen
 from kconsume.tui.widgets import EventLog
@@ -234,3 +242,42 @@ async def test_a_skip_in_the_dashboard_is_listed_once_and_the_agent_goes_on(
             assert "skipped" in line and "cancelled the handler of billing" in line
             await pilot.press("q")
             await wait_for(lambda: session.done, what="stopped")
+
+
+async def test_a_full_buffer_is_back_pressure_naming_the_stream_and_partitions(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    await create_topics(broker.url, {topic_name: 2})
+    await produce(topic_name, 40, partition=0)
+    await produce(topic_name, 40, partition=1, start=40)
+    app, events = watched(broker, "stuck-pressure")
+    release = asyncio.Event()
+
+    @app.agent(topic_name, name="billing", maxsize=8)
+    async def billing(stream: Stream) -> None:
+        async for _ in stream:
+            await release.wait()
+
+    session = TailSession.attach(app, broker=broker.url, topics=[topic_name])
+    tps = (TP(topic_name, 0), TP(topic_name, 1))
+    async with session:
+        await wait_for(lambda: [e for e in events if isinstance(e, BackPressureWarning)])
+        [warning] = [e for e in events if isinstance(e, BackPressureWarning)]
+        assert warning.stream == "billing" and warning.tps == tps
+        assert f"{topic_name}[0,1] are paused until it drains to 4" in warning.summary
+        snapshot = session.snapshot()
+        assert snapshot is not None
+        assert all(p.paused_by == ("billing",) for p in snapshot.partitions)
+        status = session.status
+        assert status.state is SourceState.BACKPRESSURE
+        assert status.detail.startswith("billing's buffer is full (")
+        assert f"{topic_name}[0,1] paused until it drains to half" in status.detail
+        release.set()
+        await wait_for(
+            lambda: any(
+                isinstance(e, WatchdogCleared) and e.cause == "back-pressure" for e in events
+            ),
+            what="cleared once billing drains",
+        )
+        session.snapshot()
+        assert session.status.state is SourceState.CONSUMING

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kconsume import App
 from kconsume.engine import (
     TP,
+    BackPressureWarning,
     CommitCompleted,
     CommitFailed,
     CommitFailingWarning,
@@ -25,9 +26,9 @@ from kconsume.engine import (
     DecodeError,
     EngineEvent,
     FetchStalledWarning,
+    HandlerTimedOut,
     LivelockCleared,
     LivelockWarning,
-    HandlerTimedOut,
     LoopBlockedWarning,
     MessageSkipped,
     PartitionsAssigned,
@@ -102,6 +103,15 @@ def test_snapshots_and_every_event_type_come_back_as_they_went() -> None:
             stream="x", waiting=4, stalled_for=1.0, current=A0, current_offset=3, current_for=1.5
         ),
         LoopBlockedWarning(drift=2.0, interval=1.0, suspended=True),
+        BackPressureWarning(
+            stream="x",
+            tps=(A0, B0),
+            buffered=8,
+            maxsize=8,
+            current=A0,
+            current_offset=3,
+            current_for=2.0,
+        ),
         FetchStalledWarning(tp=A0, position=3, highwater=9, stalled_for=31.0),
         CommitFailingWarning(tp=A0, failures=3, error="boom"),
         RevokeDrainTimeout(held={A0: (3, 4)}, timeout=10.0),
