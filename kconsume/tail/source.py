@@ -89,25 +89,21 @@ class BlockingRecord:
 def backpressure(snapshot: EngineSnapshot | None) -> str | None:
     """Why partitions are paused by a full stream buffer, for the status line (None: none).
 
-    Names each stream whose buffer is full, the partitions it paused and what it is on.
-    A pause the user asked for (``p``) is not back-pressure.
+    Short, so that the status line's other values still fit: each stream whose buffer is
+    full, its buffer and the partitions it paused (the ``back-pressure`` event says what
+    the stream is on, and until when).  A pause the user asked for (``p``) is not
+    back-pressure.
     """
     if snapshot is None:
         return None
     reasons = []
     for s in snapshot.streams:
-        if not s.paused:
-            continue
-        tps = [p.tp for p in snapshot.partitions if s.name in p.paused_by]
-        on = (
-            f", on {s.current}@{s.current_offset} for {s.current_for:.0f}s"
-            if s.current is not None and s.current_for is not None
-            else ""
-        )
-        reasons.append(
-            f"{s.name}'s buffer is full ({s.buffer_depth:,}/{s.buffer_maxsize:,}{on}): "
-            f"{compact_tps(tps) or 'its partitions'} paused until it drains to half"
-        )
+        if s.paused:
+            tps = [p.tp for p in snapshot.partitions if s.name in p.paused_by]
+            reasons.append(
+                f"{s.name} full ({s.buffer_depth:,}/{s.buffer_maxsize:,}): "
+                f"{compact_tps(tps) or 'its partitions'} paused"
+            )
     return "; ".join(reasons) or None
 
 

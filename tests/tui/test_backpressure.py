@@ -22,8 +22,8 @@ async def test_a_full_buffer_shows_back_pressure_with_its_reason_and_an_uncut_ce
         assert source.status.state is SourceState.BACKPRESSURE
         state = text_of(app, "#status-state")
         assert "BACK-PRESSURE" in state
-        assert "billing's buffer is full (3,596/4,096" in state
-        assert "orders[0,1,2,3] paused until it drains to half" in state
+        assert "billing full (3,596/4,096): orders[0,1,2,3] paused" in state
+        assert "msg/s" in state and "delivered" in state  # the reason leaves room for them
         streams = rendered(app.query_one(StreamsTable))
         assert "3,596/4,096 P" in streams and "4,09…" not in streams
         source.backpressure = False
