@@ -17,6 +17,7 @@ from ..engine.events import (
     CommitCompleted,
     CommitStarted,
     EngineEvent,
+    StopLeftUncommitted,
     WatchdogCleared,
     WatchdogWarning,
 )
@@ -121,7 +122,13 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
 
         def show(event: EngineEvent) -> None:
             # Commits are too chatty for a demo; watchdog warnings are log lines on stderr.
-            quiet = CommitStarted | CommitCompleted | WatchdogWarning | WatchdogCleared
+            quiet = (
+                CommitStarted
+                | CommitCompleted
+                | WatchdogWarning
+                | WatchdogCleared
+                | StopLeftUncommitted
+            )
             if not isinstance(event, quiet):
                 print(format_event(event), file=out, flush=True)
 

@@ -33,6 +33,8 @@ __all__ = [
     "PartitionsRevoked",
     "RebalanceStarted",
     "RevokeDrainTimeout",
+    "StopLeftUncommitted",
+    "StopStarted",
     "StreamStalledWarning",
     "WatchdogCleared",
     "WatchdogWarning",
@@ -417,6 +419,54 @@ class DecodeError(EngineEvent):
         return f"cannot decode {self.tp}@{self.offset} for {', '.join(self.streams)}: {self.error}"
 
 
+@dataclass(slots=True, frozen=True, kw_only=True)
+class StopStarted(EngineEvent):
+    """``App.stop`` began.  ``held``: the records handlers are still on, which the stop
+    waits for, up to ``timeout`` seconds (nothing: it only commits and leaves).  A second
+    stop request (``request_stop``, a second Ctrl-C) ends the wait at once."""
+
+    held: dict[TP, tuple[int, ...]]
+    streams: tuple[str, ...]
+    timeout: float
+    on_for: float | None = None
+    """Seconds the longest-running of those handlers has been on its record."""
+
+    @property
+    def summary(self) -> str:
+        if not self.held:
+            return "stopping: committing and leaving the group"
+        since = f" (on it for {self.on_for:.1f}s)" if self.on_for is not None else ""
+        return (
+            f"stopping: waiting up to {self.timeout:g}s for {', '.join(self.streams)} to "
+            f"finish {_held(self.held)}{since}; stop again (Ctrl-C, q) to stop at once, "
+            "leaving it uncommitted"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class StopLeftUncommitted(EngineEvent):
+    """The stop did not wait for these records any longer: their handlers were cancelled,
+    and they stay uncommitted, so the group consumes them again next time."""
+
+    held: dict[TP, tuple[int, ...]]
+    streams: tuple[str, ...]
+    why: str
+    """``timeout`` (``stop_drain_timeout`` passed) or ``hurried`` (a second stop request)."""
+    waited: float
+
+    @property
+    def summary(self) -> str:
+        how = (
+            f"asked again after {self.waited:.1f}s"
+            if self.why == "hurried"
+            else f"still running after {self.waited:.1f}s"
+        )
+        return (
+            f"stopped while {', '.join(self.streams) or 'a handler'} {how} on "
+            f"{_held(self.held)}: it stays uncommitted and is consumed again next time"
+        )
+
+
 Subscriber = Callable[[EngineEvent], None]
 
 
@@ -459,6 +509,13 @@ def compact_tps(tps: Iterable[TP]) -> str:
     for tp in sorted(tps):
         by_topic.setdefault(tp.topic, []).append(tp.partition)
     return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())
+
+
+def _held(held: dict[TP, tuple[int, ...]]) -> str:
+    return ", ".join(
+        f"{tp}@{offsets[0]}" if len(offsets) == 1 else f"{tp}@{list(offsets)}"
+        for tp, offsets in sorted(held.items())
+    )
 
 
 def _tps(tps: frozenset[TP]) -> str:

@@ -77,7 +77,8 @@ def app_status(app: App, paused: bool) -> SourceStatus:
         reason = app.crash_reason
         return SourceStatus(SourceState.FAILED, f"{type(reason).__name__}: {reason}")
     if app.stop_requested:
-        return SourceStatus(SourceState.STOPPING, "finishing, committing, leaving the group")
+        progress = app.stop_progress() or "finishing, committing, leaving the group"
+        return SourceStatus(SourceState.STOPPING, progress)
     if not app.running:
         return SourceStatus(SourceState.STARTING, f"connecting to {app.transport.url}")
     if paused:

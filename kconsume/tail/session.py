@@ -346,7 +346,12 @@ class TailSession:
         if self._stopped:
             return SourceStatus(SourceState.STOPPED)
         if self._stopping:
-            return SourceStatus(SourceState.STOPPING, "finishing, committing, leaving the group")
+            progress = self.app.stop_progress() if self.app is not None else ""
+            if progress.startswith("waiting"):
+                progress += " (q again: stop now, leaving it uncommitted)"
+            return SourceStatus(
+                SourceState.STOPPING, progress or "finishing, committing, leaving the group"
+            )
         if self._unreachable is not None:
             return SourceStatus(SourceState.UNREACHABLE, self._unreachable)
         app = self.app

@@ -164,7 +164,11 @@ class DashboardSource(Protocol):
         """Commit what is committable now; returns what happened, for people."""
 
     async def stop(self) -> None:
-        """Stop consuming: finish what streams are on, commit, leave the group."""
+        """Stop consuming: finish what streams are on, commit, leave the group.
+
+        Called again while stopping, it stops at once: what is still being processed
+        stays uncommitted.
+        """
 
     def blocking_record(self) -> BlockingRecord | None:
         """The message blocking the commit of the partition blocked longest (None: none)."""

@@ -7,10 +7,13 @@ time limit does the same by itself; either way the agent goes on with the next r
 from __future__ import annotations
 
 import asyncio
+import io
+import time
 from datetime import UTC
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from kconsume import App
 from kconsume.admin import create_topics
@@ -20,13 +23,18 @@ from kconsume.engine import (
     EngineEvent,
     HandlerTimedOut,
     MessageSkipped,
+    StopLeftUncommitted,
+    StopStarted,
     Stream,
     WatchdogCleared,
 )
+from kconsume.engine.app import AppLifecycle
+from kconsume.run import run_headless
 from kconsume.tail import TailSession
 from kconsume.tail.logs import capture_logs
 from kconsume.tail.source import SourceState, blocked_longest
 from kconsume.tui import DashboardApp
+from kconsume.tui.run import print_left_uncommitted
 from kconsume.tui.screens import SkipScreen
 from kconsume.tui.widgets import EventLog
 from tests.brokers import Broker
@@ -281,3 +289,127 @@ async def test_a_full_buffer_is_back_pressure_naming_the_stream_and_partitions(
         )
         session.snapshot()
         assert session.status.state is SourceState.CONSUMING
+
+
+async def group_members(broker: Broker, group: str) -> int:
+    """Members of ``group`` by DescribeGroups, independent of kconsume."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        described = (await admin.describe_consumer_groups([group]))[0].groups[0]
+        return len(described[5])
+    finally:
+        await admin.close()
+
+
+def hung_app(broker: Broker, group: str, topic: str) -> tuple[App, list[EngineEvent]]:
+    """billing hangs on offset 2 for good; the stop would wait a minute for it."""
+    app, events = watched(broker, group, stop_drain_timeout=60)
+
+    @app.agent(topic, name="billing")
+    async def billing(stream: Stream) -> None:
+        async for event in stream:
+            if event.offset == 2:
+                await asyncio.Event().wait()
+
+    return app, events
+
+
+def of(events: list[EngineEvent], kind: type[Any]) -> list[Any]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def test_a_stop_says_at_once_what_it_waits_for_and_a_second_request_ends_it(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 5)
+    app, events = hung_app(broker, "stuck-stop", topic)
+    tp = TP(topic, 0)
+    await app.start()
+    await wait_for(lambda: app.watchdog.livelock_warned(tp), what="blocked at 2")
+    app.request_stop()
+    stop = asyncio.create_task(app.stop())
+    await wait_for(lambda: of(events, StopStarted), what="the stop says what it waits for")
+    [started] = of(events, StopStarted)
+    assert started.held == {tp: (2,)} and started.streams == ("billing",)
+    assert f"waiting up to 60s for billing to finish {topic}[0]@2" in started.summary
+    assert app.lifecycle is AppLifecycle.STOPPING
+    assert app.stop_progress().startswith(f"waiting 60s more for billing on {topic}[0]@2")
+    began = time.monotonic()
+    app.request_stop()  # the second q
+    await asyncio.wait_for(stop, 5)
+    assert time.monotonic() - began < 3
+    [left] = of(events, StopLeftUncommitted)
+    assert left.held == {tp: (2,)} and left.why == "hurried"
+    assert "it stays uncommitted" in left.summary
+    assert app.lifecycle is AppLifecycle.STOPPED
+    assert app.consumer.driver._client is None or app.consumer.driver._client._closed
+    assert await group_members(broker, "stuck-stop") == 0
+    assert (await group_committed(broker, "stuck-stop", topic))[0] == 2
+
+
+async def test_a_second_ctrl_c_stops_at_once_leaves_the_group_and_closes_the_client(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 5)
+    app, events = hung_app(broker, "stuck-ctrl-c", topic)
+    tp = TP(topic, 0)
+    run = asyncio.create_task(app.run())
+    await wait_for(lambda: app.watchdog.livelock_warned(tp), what="blocked at 2")
+    run.cancel()  # the first Ctrl-C (run_async cancels the command's task)
+    await wait_for(lambda: of(events, StopStarted), what="the stop started")
+    client = app.consumer.driver.client
+    began = time.monotonic()
+    run.cancel()  # the second Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 5)
+    assert time.monotonic() - began < 3
+    [left] = of(events, StopLeftUncommitted)
+    assert left.held == {tp: (2,)}
+    assert app.lifecycle is AppLifecycle.STOPPED and client._closed
+    assert await group_members(broker, "stuck-ctrl-c") == 0
+    assert (await group_committed(broker, "stuck-ctrl-c", topic))[0] == 2
+
+
+async def test_headless_stops_the_progress_tables_once_the_stop_starts(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 5)
+    app, events = hung_app(broker, "stuck-headless", topic)
+    out = io.StringIO()
+    run = asyncio.create_task(run_headless(app, every=0.1, out=out))
+    await wait_for(lambda: "BLOCKED" in out.getvalue(), what="a table showing the block")
+    run.cancel()  # Ctrl-C
+    await wait_for(lambda: "stopping: waiting up to 60s" in out.getvalue(), what="said at once")
+    said = len(out.getvalue())
+    await wait_for(lambda: app.stop_progress().startswith("waiting 59s"), what="a second later")
+    assert "delivered" not in out.getvalue()[said:]  # no table since the stop began
+    run.cancel()  # the second Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 5)
+    assert of(events, StopLeftUncommitted)
+
+
+async def test_the_dashboard_says_what_the_stop_waits_for_and_prints_what_stays_uncommitted(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 5)
+    app, _ = hung_app(broker, "stuck-dashboard", topic)
+    tp = TP(topic, 0)
+    session = TailSession.attach(app, broker=broker.url, topics=[topic])
+    dashboard = DashboardApp(session, tz=UTC)
+    err = io.StringIO()
+    left: list[EngineEvent] = []
+    async with session, dashboard.run_test(size=(160, 50)) as pilot:
+        session.subscribe(left.append)
+        await wait_for(lambda: blocked_longest(session.snapshot()) == (tp, 2), what="blocked")
+        await pilot.press("q")
+        await wait_for(
+            lambda: f"waiting 60s more for billing on {topic}[0]@2" in session.status.detail,
+            what="STOPPING says what it waits for",
+        )
+        assert "q again: stop now" in session.status.detail
+        await pilot.press("q")
+        await wait_for(lambda: session.done, 5, "stopped at once")
+    print_left_uncommitted(left, err)
+    assert f"{topic}[0]@2: it stays uncommitted" in err.getvalue()

@@ -35,6 +35,8 @@ from kconsume.engine import (
     PartitionsRevoked,
     RebalanceStarted,
     RevokeDrainTimeout,
+    StopLeftUncommitted,
+    StopStarted,
     StreamStalledWarning,
     WatchdogCleared,
 )
@@ -119,6 +121,8 @@ def test_snapshots_and_every_event_type_come_back_as_they_went() -> None:
         MessageSkipped(tp=A0, offset=3, streams=("x",)),
         MessageSkipped(tp=A0, offset=4, streams=("x", "y"), cancelled=("x",), still_running=("y",)),
         HandlerTimedOut(agent="x", tp=A0, offset=6, after=30.2, timeout=30.0),
+        StopStarted(held={A0: (3,)}, streams=("x",), timeout=10.0, on_for=42.0),
+        StopLeftUncommitted(held={A0: (3, 4)}, streams=("x",), why="hurried", waited=1.5),
         DecodeError(tp=A0, offset=5, streams=("x",), error="bad json"),
         Notice(text="hello", level="warning"),
     ]
