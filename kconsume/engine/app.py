@@ -33,7 +33,7 @@ from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
 from .transport.aiokafka import AIOKafkaTransport
 from .transport.base import KConsumeError, Transport
 from .types import TP, Message
-from .watchdog import Watchdog, WatchdogSettings
+from .watchdog import AGENT_TASK_PREFIX, Watchdog, WatchdogSettings
 
 __all__ = ["Agent", "App", "AppLifecycle"]
 
@@ -270,7 +270,7 @@ class App:
         self.watchdog.start()
         for agent in self.agents:
             task = asyncio.create_task(
-                agent.run(self.events, self._agent_failed), name=f"kconsume-agent-{agent.name}"
+                agent.run(self.events, self._agent_failed), name=f"{AGENT_TASK_PREFIX}{agent.name}"
             )
             agent.task = task
             self._agent_tasks.append(task)

@@ -279,6 +279,9 @@ class LoopBlockedWarning(WatchdogWarning):
     interval: float
     suspended: bool = False
     """The whole process stood still (SIGSTOP, a paused container or VM), not only the loop."""
+    culprit: str | None = None
+    """Who ran that long, as sampled meanwhile: ``agent billing on orders[2]@1180, task
+    kconsume-agent-billing (bill) at app.py:14 in bill`` (None: not seen)."""
     cause: str = "loop-blocked"
     subject: str = "loop"
 
@@ -291,10 +294,15 @@ class LoopBlockedWarning(WatchdogWarning):
                 "have given this member's partitions to another; its next commits fail and it "
                 "rejoins"
             )
+        who = (
+            f"{self.culprit[:1].upper()}{self.culprit[1:]} ran that long without awaiting"
+            if self.culprit
+            else "Code on the loop ran that long without awaiting"
+        )
         return (
             f"event loop blocked: a {self.interval:g}s timer woke up {self.drift:.1f}s late. "
-            "Code on the loop ran that long without awaiting (time.sleep, CPU-bound work, "
-            "blocking I/O), so fetching, heartbeats and commits all waited"
+            f"{who} (time.sleep, CPU-bound work, blocking I/O), so fetching, heartbeats and "
+            "commits all waited"
         )
 
 

@@ -22,6 +22,7 @@ from kconsume.engine import (
     BackPressureWarning,
     EngineEvent,
     HandlerTimedOut,
+    LoopBlockedWarning,
     MessageSkipped,
     StopLeftUncommitted,
     StopStarted,
@@ -413,3 +414,49 @@ async def test_the_dashboard_says_what_the_stop_waits_for_and_prints_what_stays_
         await wait_for(lambda: session.done, 5, "stopped at once")
     print_left_uncommitted(left, err)
     assert f"{topic}[0]@2: it stays uncommitted" in err.getvalue()
+
+
+async def test_the_loop_blocked_warning_names_the_agent_its_record_and_the_line(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 3)
+    app, events = watched(broker, "stuck-loop", loop_block_threshold=0.4)
+
+    @app.agent(topic, name="billing")
+    async def billing(stream: Stream) -> None:
+        async for event in stream:
+            if event.offset == 1:
+                time.sleep(1.0)  # the mistake under test: a blocking call in a handler
+
+    async with app:
+        await wait_for(lambda: of(events, LoopBlockedWarning), what="loop blocked")
+    [warning] = of(events, LoopBlockedWarning)
+    assert warning.culprit is not None
+    assert warning.culprit.startswith(f"agent billing on {topic}[0]@1, task kconsume-agent-billing")
+    assert "test_stuck_handlers.py:" in warning.culprit and warning.culprit.endswith("in billing")
+    assert f"Agent billing on {topic}[0]@1" in warning.summary
+
+
+async def test_the_loop_blocked_warning_names_a_plain_task(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 1)
+    app, events = watched(broker, "stuck-loop-task", loop_block_threshold=0.4)
+    app.stream(topic, name="idle")
+
+    def crunch() -> None:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # CPU-bound, no await
+            pass
+
+    async def report() -> None:
+        crunch()
+
+    async with app:
+        await wait_for(lambda: app.snapshot().partitions, what="assigned")
+        await asyncio.create_task(report(), name="nightly-report")
+        await wait_for(lambda: of(events, LoopBlockedWarning), what="loop blocked")
+    [warning] = of(events, LoopBlockedWarning)
+    assert warning.culprit is not None
+    assert warning.culprit.startswith("task nightly-report (")
+    assert "report" in warning.culprit and warning.culprit.endswith("in crunch")
