@@ -510,7 +510,8 @@ class App:
         leaves every stream buffer, counts as done, and the commit can move past it.
         An agent whose loop body is on it has that iteration cancelled and goes on with
         the next message; a reader that is no agent (the user's own task) cannot be
-        cancelled, and the event says it stays stuck.  Logged and published as
+        cancelled, nor is an agent on a ``take()`` batch of several records (the others
+        would go unprocessed): the event says they stay stuck.  Logged and published as
         ``MessageSkipped``, which is returned; None if no such message is in flight.
         """
         state = self.consumer.partition_states().get(tp)
@@ -525,13 +526,17 @@ class App:
         if not self.consumer.ack(message):  # dropped by a stop, or acked meanwhile
             return None
         agents = {agent.stream: agent for agent in self.agents}
-        cancelled = tuple(s.name for s in on_it if s in agents and agents[s].cut("skip"))
+        batched = tuple(s.name for s in on_it if s in agents and len(s.in_hand()) > 1)
+        cancelled = tuple(
+            s.name for s in on_it if s in agents and s.name not in batched and agents[s].cut("skip")
+        )
         skipped = MessageSkipped(
             tp=tp,
             offset=offset,
             streams=holders,
             cancelled=cancelled,
-            still_running=tuple(s.name for s in on_it if s.name not in cancelled),
+            still_running=tuple(s.name for s in on_it if s.name not in cancelled + batched),
+            batched=batched,
         )
         log.warning("%s", skipped.summary, extra={"kconsume_event": True})
         self.events.publish(skipped)

@@ -366,7 +366,9 @@ class MessageSkipped(EngineEvent):
     ``cancelled``: the agents whose loop body was on it; their iteration is cancelled
     and they go on with the next message.  ``still_running``: streams whose reader is
     on it but is no agent of the App (a task of the user's own), which kconsume cannot
-    cancel: they stay on it, and stuck, until their code returns.
+    cancel: they stay on it, and stuck, until their code returns.  ``batched``: agents on
+    a ``take()`` batch that holds it, not cancelled, since that would leave the batch's
+    other records unprocessed (an agent ``timeout`` cancels whole batches).
     """
 
     tp: TP
@@ -374,6 +376,7 @@ class MessageSkipped(EngineEvent):
     streams: tuple[str, ...]
     cancelled: tuple[str, ...] = ()
     still_running: tuple[str, ...] = ()
+    batched: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -389,6 +392,13 @@ class MessageSkipped(EngineEvent):
             text += (
                 f"; {names} still runs on it and stays stuck until its code returns "
                 "(not an agent of the app, so kconsume cannot cancel it)"
+            )
+        if self.batched:
+            names = ", ".join(self.batched)
+            text += (
+                f"; {names} still runs on a take() batch with it and stays stuck until its "
+                "code returns (cancelling it would leave the batch's other records "
+                "unprocessed)"
             )
         return text
 

@@ -460,3 +460,28 @@ async def test_the_loop_blocked_warning_names_a_plain_task(
     assert warning.culprit is not None
     assert warning.culprit.startswith("task nightly-report (")
     assert "report" in warning.culprit and warning.culprit.endswith("in crunch")
+
+
+async def test_skipping_one_record_of_a_take_batch_does_not_drop_the_batch(
+    broker: Broker, topic_name: str, produce: Produce
+) -> None:
+    topic = await one_partition(broker, topic_name, produce, 4)
+    app, _ = watched(broker, "stuck-batch")
+    release = asyncio.Event()
+    done: list[list[int]] = []
+
+    @app.agent(topic, name="store")
+    async def store(stream: Stream) -> None:
+        async for batch in stream.take(4, within=5.0):
+            await release.wait()
+            done.append([e.offset for e in batch])
+
+    tp = TP(topic, 0)
+    async with app:
+        await wait_for(lambda: len(app.conductor.streams[0].in_hand()) == 4, what="a batch")
+        skipped = app.skip(tp, 0)
+        assert skipped is not None and skipped.batched == ("store",) and not skipped.cancelled
+        assert "store still runs on a take() batch with it" in skipped.summary
+        release.set()
+        await wait_for(lambda: committed(app) == 4, what="the batch committed")
+    assert done == [[0, 1, 2, 3]]
