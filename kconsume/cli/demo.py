@@ -27,12 +27,12 @@ def demo_command(
     slow_every: Annotated[
         int,
         typer.Option(help="Billing stalls 12 s on every Nth order (0: never).", min=0),
-    ] = 1000,
+    ] = 1500,
 ) -> None:
     """Start an embedded broker, produce sample JSON orders, consume them with two streams,
     and open the dashboard on them (--headless: print progress as text instead).
 
-    One stream (billing) stalls 12 s on every 1000th order (every 25 s at 40/s): its
+    One stream (billing) stalls 12 s on every 1500th order (about every 40 s at 40/s): its
     small buffer fills, so back-pressure pauses the partitions, and then a blocked
     commit shows; both clear when the stall ends.
     """

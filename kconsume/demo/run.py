@@ -37,9 +37,10 @@ class DemoSettings:
     progress_every: float = 3.0
     duration: float | None = None
     """Stop after this many seconds (None: until Ctrl-C)."""
-    slow_every: int = 1000
+    slow_every: int = 1500
     """Billing stalls on every this-many-th order it takes (0: never): at 40 orders a
-    second, every 25 s.  Deterministic, so a stall always ends before the next."""
+    second, about every 40 s (12 s stalled, then 25 s flowing).  Deterministic, so a
+    stall always ends before the next."""
     slow_seconds: float = 12.0
     billing_buffer: int = 256
     """Billing's buffer: a stall fills it in about 6 s, so its back-pressure (every

@@ -259,14 +259,13 @@ class BackPressureWarning(WatchdogWarning):
     @property
     def summary(self) -> str:
         on = (
-            f"; it is on {self.current}@{self.current_offset} for {self.current_for:.1f}s"
+            f"; {self.stream} on {self.current}@{self.current_offset} for {self.current_for:.1f}s"
             if self.current is not None and self.current_for is not None
             else ""
         )
         return (
-            f"back-pressure: stream {self.stream}'s buffer is full ({self.buffered:,} of "
-            f"{self.maxsize:,}), so {compact_tps(self.tps) or 'no partition'} "
-            f"{'is' if len(self.tps) == 1 else 'are'} paused until it drains to "
+            f"back-pressure: {self.stream}'s buffer is full ({self.buffered:,}/{self.maxsize:,}): "
+            f"{compact_tps(self.tps) or 'no partition'} paused until it drains to "
             f"{self.maxsize // 2:,}{on}"
         )
 
