@@ -124,6 +124,7 @@ class App:
             self.conductor.on_message,
             self._on_partitions_revoked,
             self._on_partitions_assigned,
+            slice_callback=self.conductor.on_slice,
             commit_interval=commit_interval,
             commit_livelock_soft_timeout=commit_livelock_soft_timeout,
             revoke_drain_timeout=revoke_drain_timeout,
@@ -515,7 +516,7 @@ class App:
         ``MessageSkipped``, which is returned; None if no such message is in flight.
         """
         state = self.consumer.partition_states().get(tp)
-        message = state.inflight.get(offset) if state is not None else None
+        message = state.find(offset) if state is not None else None
         if message is None:
             return None
         holders = self.watchdog.holders(message)

@@ -4,6 +4,10 @@ For each topic it keeps a delivery plan: the subscribed streams grouped by their
 (key codec, value codec) pair.  A message is decoded once per group, and the one
 Event is shared by every stream of the group.  The message's refcount is set to the
 number of subscribed streams before any stream can see it.
+
+The Consumer hands over a slice of one partition's messages at a time
+(:meth:`Conductor.on_slice`): each stream gets the slice's events in one
+``Stream.put_many`` call, so the work left per message is its decode and its Event.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class Conductor:
         self._consumer: Consumer | None = None
         self._streams: list[Stream] = []
         self._plans: dict[str, _Plan] = {}
-        #: Per topic, the compiled delivery function of its plan.
+        #: Per topic, the compiled delivery function of its plan, for one message and
+        #: for a slice (messages of one partition, in offset order).
         self._handlers: dict[str, Callable[[Message], None]] = {}
+        self._slice_handlers: dict[str, Callable[[list[Message]], None]] = {}
 
     def bind(self, consumer: Consumer) -> None:
         """Caller: ``App.__init__``, once the consumer exists."""
@@ -104,6 +110,9 @@ class Conductor:
             )
             self._plans[topic] = _Plan(sum(len(g.streams) for g in plan_groups), plan_groups)
         self._handlers = {topic: self._compile(plan) for topic, plan in self._plans.items()}
+        self._slice_handlers = {
+            topic: self._compile_slice(plan) for topic, plan in self._plans.items()
+        }
 
     def on_message(self, message: Message) -> None:
         """Deliver one message.  Caller: the Consumer, for every record it fetches.
@@ -116,6 +125,65 @@ class Conductor:
             self.consumer.ack(message)
             return
         handler(message)
+
+    def on_slice(self, messages: list[Message]) -> None:
+        """Deliver a slice: messages of one partition, in offset order.
+
+        Caller: the Consumer, for every slice it fetches (``on_message`` for each
+        message, batched).  Synchronous, like ``on_message``.
+        """
+        try:
+            handler = self._slice_handlers[messages[0].tp.topic]
+        except KeyError:  # no stream reads this topic: nothing to wait for
+            ack = self.consumer.ack
+            for message in messages:
+                ack(message)
+            return
+        handler(messages)
+
+    def _compile_slice(self, plan: _Plan) -> Callable[[list[Message]], None]:
+        """A slice delivery function for one topic's plan.
+
+        The common case, one codec group and no prefilter, decodes each message once
+        and puts the slice's events into every stream of the group in one call; other
+        plans fall back to the per-message function.
+        """
+        if len(plan.groups) != 1 or plan.groups[0].prefiltered:
+            deliver = self._compile(plan)
+
+            def deliver_each(messages: list[Message]) -> None:
+                for message in messages:
+                    deliver(message)
+
+            return deliver_each
+
+        refcount = plan.refcount
+        on_decode_error = self._on_decode_error
+        group = plan.groups[0]
+        decode_key, decode_value, streams = group.decode_key, group.decode_value, group.streams
+        puts = tuple(stream.put_many for stream in streams)
+        new_event = tuple.__new__  # Event(...) without the Python-level __new__
+
+        def deliver_slice(messages: list[Message]) -> None:
+            events: list[Event] = []
+            append = events.append
+            for message in messages:
+                message.refcount = refcount
+                key, value = message.key, message.value
+                try:
+                    if key is not None and decode_key is not None:
+                        key = decode_key(key)
+                    if value is not None and decode_value is not None:
+                        value = decode_value(value)
+                except Exception as exc:
+                    on_decode_error(message, streams, exc)
+                    continue
+                append(new_event(Event, (message, key, value)))
+            if events:
+                for put_many in puts:
+                    put_many(events)
+
+        return deliver_slice
 
     def _compile(self, plan: _Plan) -> Callable[[Message], None]:
         """A delivery function for one topic's plan, with its lookups bound once.

@@ -3,14 +3,18 @@
 Responsibilities (after Faust's ``faust.transport.consumer.Consumer``):
 
 * holds the transport that created it, and the app through ``transport.app``;
-* calls its callback (normally ``Conductor.on_message``) for every record;
+* calls its callback (normally ``Conductor.on_message``) for every record, a slice
+  of records at a time through ``slice_callback`` (``Conductor.on_slice``) when it
+  has one;
 * tracks every delivered message per topic-partition until it is acked;
 * commits, from a background routine every ``commit_interval`` seconds, each
   partition's oldest in-flight offset (or its delivered end when nothing is in
   flight), and warns when a partition's commit stops advancing.
 
-The per-message path (:meth:`_deliver_batch`, :meth:`track_message`, :meth:`ack`)
-creates no tasks and takes no locks.
+The delivery path (:meth:`_deliver_batch`) works per slice: one call into the
+partition's bookkeeping and one callback per slice of up to :data:`DELIVERY_SLICE`
+records.  The per-message path left (:meth:`ack`) creates no tasks, takes no locks
+and reads no clock.
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ from .events import (
 )
 from .offsets import PartitionState
 from .positions import StartAt
-from .transport.base import KConsumeError, MessageCallback, PartitionsCallback, RecordLike
+from .transport.base import (
+    KConsumeError,
+    MessageCallback,
+    PartitionsCallback,
+    RecordLike,
+    SliceCallback,
+)
 from .types import TP, Message
 
 if TYPE_CHECKING:
@@ -73,6 +83,7 @@ class Consumer:
         on_partitions_revoked: PartitionsCallback,
         on_partitions_assigned: PartitionsCallback,
         *,
+        slice_callback: SliceCallback | None = None,
         commit_interval: float | None = None,
         commit_livelock_soft_timeout: float | None = None,
         revoke_drain_timeout: float | None = None,
@@ -86,6 +97,9 @@ class Consumer:
         self.transport = transport
         #: Called for every message; the Conductor's ``on_message`` (sync or async).
         self.callback = callback
+        #: Called instead of ``callback`` with each slice of messages, when set: the same
+        #: delivery, batched (``Conductor.on_slice``).  Must not await.
+        self.slice_callback = slice_callback
         self._on_partitions_revoked_cb = on_partitions_revoked
         self._on_partitions_assigned_cb = on_partitions_assigned
         self.commit_interval = commit_interval or DEFAULT_COMMIT_INTERVAL
@@ -151,7 +165,7 @@ class Consumer:
     @property
     def unacked(self) -> set[Message]:
         """Every delivered message not yet acked (including those dropped on revoke)."""
-        return {m for state in self._states.values() for m in state.inflight.values()}
+        return {m for state in self._states.values() for m in state.inflight()}
 
     def assignment(self) -> frozenset[TP]:
         return frozenset(self._states)
@@ -220,14 +234,14 @@ class Consumer:
     async def _deliver_batch(self, batch: Mapping[TP, Sequence[RecordLike]]) -> None:
         """Track every record of a fetched batch and hand it to the callback.
 
-        Records go out in slices of :data:`DELIVERY_SLICE`, and the streams get to run
-        between slices, so a large fetch never piles up in memory.  When a partition
-        gets paused (a stream's buffer filled, or a user), the rest of its records are
-        given back: the driver seeks to the first one not delivered.  Each partition's
-        ``position`` moves to where the fetch left it once its records are delivered.
+        Each partition's records go out in slices of :data:`DELIVERY_SLICE`: a slice is
+        tracked as one unit (``PartitionState.deliver``) and handed over in one call, and
+        the streams get to run between slices, so a large fetch never piles up in
+        memory.  When a partition gets paused (a stream's buffer filled, or a user), the
+        rest of its records are given back: the driver seeks to the first one not
+        delivered.  Each partition's ``position`` moves to where the fetch left it once
+        its records are delivered.
         """
-        callback = self.callback
-        is_async = self._callback_is_async
         states = self._states
         driver = self._driver
         # Read before anything can await: where the fetch left each partition, past
@@ -240,61 +254,69 @@ class Consumer:
         # The states as of this fetch: one replaced meanwhile (a rebalance) is inactive.
         targets = [(states.get(tp), tp, records) for tp, records in batch.items()]
         now = time.monotonic()
-        for target, tp, records in targets:
-            if target is None:
+        first = True
+        for state, tp, records in targets:
+            if state is None:
                 # Assigned, but its bookkeeping is not ready (the assignment is still being
                 # set up): give the records back, or they would be skipped for good.
                 self._give_back(tp, records)
                 continue
-            state = target
             if not state.delivering:
                 self.dropped_total += len(records)
                 continue
-            tp = state.tp
-            inflight = state.inflight
-            end = state.delivered_end
-            delivered = 0
-            passed: int | None = None  # everything below it is handed over
-            try:
-                for record in records:
-                    offset = record.offset
-                    if state.paused_by:
-                        driver.seek(tp, offset)
-                        passed = offset
+            passed = positions.get(tp)  # everything below it is handed over
+            for index in range(0, len(records), DELIVERY_SLICE):
+                if not first:
+                    await asyncio.sleep(0)  # let the streams take what is buffered
+                    now = time.monotonic()
+                    if not state.delivering:  # revoked meanwhile
+                        passed = None
                         break
-                    # PartitionState.track, inlined (per message): refuse redeliveries.
-                    if end is not None and offset < end:
-                        self.dropped_total += 1
-                        continue
-                    message = Message(
-                        tp, offset, record.timestamp, record.key, record.value, record.headers, now,
-                        state,
-                    )  # fmt: skip
-                    inflight[offset] = message
-                    end = offset + 1
-                    delivered += 1
-                    if is_async:  # it may suspend: settle the counts around it
-                        self._settle_delivery(state, end, delivered)
-                        delivered = 0
-                        await callback(message)  # type: ignore[misc]
-                        if not state.delivering:  # revoked while the callback awaited
-                            break
-                    else:
-                        callback(message)
-                    if delivered == DELIVERY_SLICE:
-                        self._settle_delivery(state, end, delivered)
-                        delivered = 0
-                        await asyncio.sleep(0)  # let the streams take what is buffered
-                        now = time.monotonic()
-                        if not state.delivering:  # revoked meanwhile
-                            break
-                else:
-                    passed = positions.get(tp)
-            finally:  # whatever ends the loop, even an exception, the counts are published
-                self._settle_delivery(state, end, delivered)
+                first = False
+                if state.paused_by:
+                    passed = records[index].offset
+                    driver.seek(state.tp, passed)
+                    break
+                chunk = (
+                    records[index : index + DELIVERY_SLICE]
+                    if index or len(records) > DELIVERY_SLICE
+                    else records
+                )
+                slice_ = state.deliver(chunk, now)
+                delivered = len(slice_.messages) if slice_ is not None else 0
+                self.dropped_total += len(chunk) - delivered
+                if slice_ is None:
+                    continue
+                self.delivered_total += delivered
+                if not await self._hand_over(state, slice_.messages):
+                    passed = None  # revoked while an async callback awaited
+                    break
             if state.delivering:
                 state.fetched_to(passed)
             self._note_fetch(state)
+
+    async def _hand_over(self, state: PartitionState, messages: list[Message]) -> bool:
+        """Give a tracked slice to the callback.  Caller: :meth:`_deliver_batch`.
+
+        False if ``state`` stopped delivering meanwhile (only an async callback can let
+        that happen): the messages not handed over are dropped, so a revoke never waits
+        for them.
+        """
+        if self.slice_callback is not None:
+            self.slice_callback(messages)
+            return True
+        callback = self.callback
+        if not self._callback_is_async:
+            for message in messages:
+                callback(message)
+            return True
+        for index, message in enumerate(messages):
+            await callback(message)  # type: ignore[misc]
+            if not state.delivering:
+                for left in messages[index + 1 :]:
+                    self.drop(left)
+                return False
+        return True
 
     def _note_fetch(self, state: PartitionState) -> None:
         """Take the ends the last fetch reported.  Caller: :meth:`_deliver_batch`."""
@@ -307,16 +329,6 @@ class Consumer:
         if records and tp in self._driver.fetch_positions():
             self._driver.seek(TP(tp[0], tp[1]), records[0].offset)
 
-    def _settle_delivery(self, state: PartitionState, end: int | None, delivered: int) -> None:
-        """Publish a slice's counts.  Caller: :meth:`_deliver_batch`, before any await.
-
-        The per-message loop keeps them in locals; nothing else can run until it
-        awaits, so nobody sees them lag (an ack in between only makes ``live`` dip).
-        """
-        state.delivered_end = end
-        state.live += delivered
-        self.delivered_total += delivered
-
     def track_message(self, message: Message) -> bool:
         """Start tracking a message delivered outside :meth:`drain_messages`.
 
@@ -326,10 +338,9 @@ class Consumer:
         state = self._states.get(message.tp)
         if state is None or not state.delivering:
             return False
-        message.state = state
-        if not state.track(message):
+        if not state.track(message, time.monotonic()):
             return False
-        state.live += 1
+        self.delivered_total += 1
         return True
 
     def ack(self, message: Message) -> bool:
@@ -338,14 +349,13 @@ class Consumer:
         Returns True if this call acked a tracked, in-flight message.  Acks for a
         revoked assignment, a dropped message or a repeated ack change nothing.
         """
-        if message.acked:
+        slice_ = message.slice
+        if slice_ is None:
             return False
-        message.acked = True
-        state = message.state
-        if state is None or not state.active or state.inflight.pop(message.offset, None) is None:
+        state = slice_.state
+        if not state.ack(message):
             return False
-        state.live -= 1
-        if self._settled and (state.draining or self.live == 0):
+        if self._settled and (state.draining or not state.live):
             self._wake_waiters()
         return True
 
@@ -369,16 +379,7 @@ class Consumer:
         by whoever consumes the partition next.
         """
         state = message.state
-        if (
-            state is None
-            or not state.active
-            or message.acked
-            or message.offset not in state.inflight
-        ):
-            return
-        message.state = None
-        state.live -= 1
-        if self._settled:
+        if state is not None and state.drop(message) and self._settled:
             self._wake_waiters()
 
     # -- flow control -------------------------------------------------------
@@ -470,7 +471,7 @@ class Consumer:
                 await self.force_commit({state.tp for state in states})
         if not drained:
             held = {
-                state.tp: tuple(m.offset for m in state.inflight.values() if m.state is state)
+                state.tp: tuple(m.offset for m in state.inflight() if m.state is state)
                 for state in states
                 if state.live
             }

@@ -7,23 +7,31 @@ spirit of aiokafka's ``TopicPartitionState``.
 Offsets follow one convention (docs/architecture.md): ``committed`` and
 ``delivered_end`` both mean "the next offset to consume", and ranges are half-open.
 
-The only per-message state kept is the set of in-flight messages (delivered, not yet
-acked), as a dict keyed by offset.  Messages are delivered in ascending offset order,
-so the dict's insertion order is offset order and its first key is the oldest
-in-flight offset.  Acked offsets are not stored at all: the acked ranges are the gaps
-between in-flight offsets inside ``[committed, delivered_end)``.  Memory is therefore
-bounded by the in-flight window, whatever happens after a stuck message, and offsets
-that were never delivered (compaction, transaction markers) can never block a commit.
+Delivery is tracked per :class:`Slice`: a run of up to ``DELIVERY_SLICE`` records of
+one partition handed over together.  A slice counts its messages still pending; an
+ack decrements the count, and a slice whose count reaches zero is forgotten at once.
+The in-flight slices live in a dict keyed by their first offset: slices are delivered
+in ascending offset order, so the dict's insertion order is offset order and its
+first slice holds the oldest in-flight offset.  Acked offsets are not stored at all:
+the acked ranges are the gaps between in-flight messages inside ``[committed,
+delivered_end)``.  Memory is therefore bounded by the in-flight slices, whatever
+happens after a stuck message, and offsets that were never delivered (compaction,
+transaction markers) can never block a commit.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .types import TP, Message
 
-__all__ = ["Lifecycle", "PartitionState", "Range"]
+if TYPE_CHECKING:
+    from .transport.base import RecordLike
+
+__all__ = ["Lifecycle", "PartitionState", "Range", "Slice"]
 
 
 class Lifecycle(enum.Enum):
@@ -48,6 +56,53 @@ class Range:
         return self.end - self.start
 
 
+#: The messages of every settled slice: nothing left to track.
+_SETTLED: list[Message] = []
+
+
+class Slice:
+    """A run of one partition's messages delivered together, tracked as one unit.
+
+    Created by :meth:`PartitionState.deliver` (or :meth:`PartitionState.track` for a
+    message injected on its own).  ``pending`` counts its messages not yet acked; the
+    state forgets the slice the moment it reaches zero.  ``head`` is the index of the
+    first message that may still be pending: it only moves forward, over acked
+    messages, when the commit rule asks for the oldest in-flight offset.
+    """
+
+    __slots__ = ("delivered_at", "head", "messages", "pending", "start", "state")
+
+    def __init__(self, state: PartitionState, delivered_at: float) -> None:
+        self.state = state
+        #: ``time.monotonic()`` of the delivery: one clock read per slice, not per message.
+        self.delivered_at = delivered_at
+        #: The slice's messages in ascending offset order (not always consecutive).
+        self.messages: list[Message] = []
+        self.pending = 0
+        self.head = 0
+        #: The first message's offset: the slice's key in ``PartitionState.slices``.
+        self.start = 0
+
+    def oldest(self) -> Message | None:
+        """The first message not acked (a dropped one counts: it is still in flight)."""
+        messages, head = self.messages, self.head
+        count = len(messages)
+        while head < count and messages[head].acked:
+            head += 1
+        self.head = head
+        return messages[head] if head < count else None
+
+    def inflight(self) -> Iterator[Message]:
+        """Its messages not acked yet, oldest first."""
+        messages = self.messages
+        for index in range(self.head, len(messages)):
+            if not messages[index].acked:
+                yield messages[index]
+
+    def __repr__(self) -> str:
+        return f"<Slice {self.state.tp}@{self.start} pending={self.pending}/{len(self.messages)}>"
+
+
 class PartitionState:
     """Offsets and in-flight messages of one assigned topic-partition.
 
@@ -67,7 +122,6 @@ class PartitionState:
         "delivered_end",
         "fetch_end",
         "highwater",
-        "inflight",
         "last_commit_at",
         "last_commit_error",
         "last_commit_ok",
@@ -75,6 +129,7 @@ class PartitionState:
         "live",
         "paused_by",
         "position",
+        "slices",
         "tp",
     )
 
@@ -84,8 +139,8 @@ class PartitionState:
         self.committed = committed
         #: One past the last delivered offset (None: nothing delivered yet).
         self.delivered_end: int | None = None
-        #: Delivered, not yet acked, in ascending offset order.
-        self.inflight: dict[int, Message] = {}
+        #: Slices with messages not yet acked, by first offset, in ascending offset order.
+        self.slices: dict[int, Slice] = {}
         #: Everything below it was handed over by the driver: delivered, or held no data
         #: record (a transaction marker, an aborted or compacted-away record).  Set only
         #: by :meth:`fetched_to`, after a fetch is delivered; None before the first fetch.
@@ -95,7 +150,7 @@ class PartitionState:
         #: Where a fetch can read up to, as last reported (the last stable offset under
         #: read_committed, else the highwater): the end of what this consumer can see.
         self.fetch_end: int | None = None
-        #: Messages in ``inflight`` that may still be acked (not dropped from a buffer).
+        #: In-flight messages that may still be acked (not dropped from a buffer).
         self.live = 0
         self.lifecycle = Lifecycle.DELIVERING
         #: ``time.monotonic()`` of the assignment: grace periods start here.
@@ -141,25 +196,92 @@ class PartitionState:
         self.lifecycle = Lifecycle.DETACHED
         self.live = 0
 
-    # -- per-message path: O(1), no allocation beyond the dict slot ------------
+    # -- the delivery path: per slice; per message only what an ack needs ------
 
-    def track(self, message: Message) -> bool:
-        """Record a delivery.  Caller: ``Consumer.track_message``.
+    def deliver(self, records: Sequence[RecordLike], now: float) -> Slice | None:
+        """Track a fetched run of records as one slice and return it.
 
-        Returns False (and changes nothing) for an offset below ``delivered_end``:
-        a redelivery that would break the ascending order the bookkeeping relies on.
+        Caller: ``Consumer._deliver_batch``, for each slice of a fetch, in offset order.
+        Records below ``delivered_end`` (a redelivery, which would break the ascending
+        order the bookkeeping relies on) are left out; they can only lead a fetch.
+        Returns None when nothing is left.
+        """
+        end = self.delivered_end
+        if end is not None and records and records[0].offset < end:
+            records = [record for record in records if record.offset >= end]
+        if not records:
+            return None
+        slice_ = Slice(self, now)
+        tp = self.tp
+        messages = slice_.messages = [
+            Message(tp, r.offset, r.timestamp, r.key, r.value, r.headers, slice_) for r in records
+        ]
+        count = len(messages)
+        slice_.pending = count
+        slice_.start = start = messages[0].offset
+        self.slices[start] = slice_
+        self.delivered_end = messages[-1].offset + 1
+        self.live += count
+        return slice_
+
+    def track(self, message: Message, now: float = 0.0) -> bool:
+        """Track one message delivered on its own, as a slice of one.
+
+        Caller: ``Consumer.track_message``.  Returns False (and changes nothing) for an
+        offset below ``delivered_end``.
         """
         offset = message.offset
         end = self.delivered_end
         if end is not None and offset < end:
             return False
-        self.inflight[offset] = message
+        slice_ = Slice(self, now)
+        slice_.messages = [message]
+        slice_.pending = 1
+        slice_.start = offset
+        message.slice = slice_
+        self.slices[offset] = slice_
         self.delivered_end = offset + 1
+        self.live += 1
         return True
 
-    def ack(self, offset: int) -> bool:
-        """Mark ``offset`` done.  Caller: ``Consumer.ack``.  True if it was in flight."""
-        return self.inflight.pop(offset, None) is not None
+    def ack(self, message: Message) -> bool:
+        """Mark ``message`` done.  Caller: ``Consumer.ack``, once its refcount is zero.
+
+        True if it was in flight here: delivered, not acked, not dropped, and this
+        assignment not detached.  A slice whose last message is acked is forgotten.
+        """
+        if message.acked:
+            return False
+        slice_ = message.slice
+        if slice_ is None:  # dropped, or never tracked: it stays where it is
+            return False
+        message.acked = True
+        if self.lifecycle is Lifecycle.DETACHED:
+            return False
+        pending = slice_.pending - 1
+        slice_.pending = pending
+        if not pending:
+            del self.slices[slice_.start]
+            # Messages point at their slice: letting go of them ends the cycle, so
+            # they are freed by reference counting, not by the garbage collector.
+            slice_.messages = _SETTLED
+        self.live -= 1
+        return True
+
+    def drop(self, message: Message) -> bool:
+        """Stop counting ``message`` as live without acking it.  Caller: ``Consumer.drop``.
+
+        It stays in flight and keeps holding the commit back, so whoever consumes the
+        partition next fetches it again.  True if it was live here.
+        """
+        slice_ = message.slice
+        if slice_ is None or slice_.state is not self or message.acked:
+            return False
+        if self.lifecycle is Lifecycle.DETACHED:
+            return False
+        message.slice = None
+        self.live -= 1
+        return True
 
     def fetched_to(self, position: int | None) -> None:
         """Record that the driver has handed over everything below ``position``.
@@ -187,8 +309,35 @@ class PartitionState:
     @property
     def oldest_inflight(self) -> Message | None:
         """The oldest delivered-but-unacked message: the one holding the commit back."""
-        for message in self.inflight.values():
-            return message
+        for slice_ in self.slices.values():
+            return slice_.oldest()
+        return None
+
+    @property
+    def oldest_delivered_at(self) -> float | None:
+        """When the oldest in-flight message was delivered (``time.monotonic()``)."""
+        for slice_ in self.slices.values():
+            return slice_.delivered_at
+        return None
+
+    def inflight(self) -> Iterator[Message]:
+        """Every delivered message not yet acked (dropped ones included), oldest first."""
+        for slice_ in self.slices.values():
+            yield from slice_.inflight()
+
+    @property
+    def inflight_count(self) -> int:
+        """How many delivered messages are not acked yet: O(in-flight slices)."""
+        return sum(slice_.pending for slice_ in self.slices.values())
+
+    def find(self, offset: int) -> Message | None:
+        """The in-flight message at ``offset``, if any (an observer's lookup, O(in flight))."""
+        for slice_ in self.slices.values():
+            if slice_.start > offset:
+                return None
+            for message in slice_.inflight():
+                if message.offset == offset:
+                    return message
         return None
 
     def committable(self) -> int | None:
@@ -247,7 +396,8 @@ class PartitionState:
             return []
         start = self.committed
         ranges: list[Range] = []
-        for offset in self.inflight:
+        for message in self.inflight():
+            offset = message.offset
             if start is not None and offset > start:
                 ranges.append(Range(start, offset))
                 if len(ranges) >= limit:

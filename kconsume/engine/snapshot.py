@@ -96,15 +96,16 @@ def partition_snapshot(
 ) -> PartitionSnapshot:
     """``state`` as observers see it; the stall clock comes from the watchdog, its owner."""
     oldest = state.oldest_inflight
+    delivered_at = state.oldest_delivered_at
     return PartitionSnapshot(
         tp=state.tp,
         committed=state.committed,
         delivered_end=state.consumed_end,
         highwater=state.highwater,
         lag=state.lag,
-        inflight=len(state.inflight),
+        inflight=state.inflight_count,
         oldest_inflight=oldest.offset if oldest is not None else None,
-        oldest_inflight_age=now - oldest.delivered_at if oldest is not None else None,
+        oldest_inflight_age=now - delivered_at if delivered_at is not None else None,
         acked_ranges=tuple(state.acked_ranges()),
         last_commit_age=now - state.last_commit_at if state.last_commit_at is not None else None,
         last_commit_ok=state.last_commit_ok,

@@ -96,10 +96,12 @@ class Stream:
         #: Messages the prefilter skipped, and prefilter calls that raised (also skipped).
         self.prefiltered = 0
         self.prefilter_errors = 0
-        #: The event the reader is on, and since when (``time.monotonic()``); for
-        #: :meth:`take`, the oldest event of the batch the reader is on.
+        #: The event the reader is on; for :meth:`take`, the oldest event of its batch.
         self.current: Event | None = None
-        self.current_since = 0.0
+        #: The event an observer last saw the reader on, and when (``time.monotonic()``):
+        #: the reader never reads the clock, observers stamp it (:meth:`current_since`).
+        self._seen: Event | None = None
+        self._seen_at = 0.0
         #: The batch the reader is on (:meth:`take`); empty otherwise.
         self._batch: list[Event] = []
         #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`reader`;
@@ -128,6 +130,21 @@ class Stream:
         """Append an event.  Caller: ``Conductor.on_message`` (per message; no await)."""
         buffer = self._buffer
         buffer.append(event)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if len(buffer) >= self.maxsize and not self._paused:
+            self._pause()
+
+    def put_many(self, events: list[Event]) -> None:
+        """Append a slice's events.  Caller: ``Conductor.on_slice`` (per slice; no await).
+
+        The buffer may pass ``maxsize`` by less than a slice before the stream pauses.
+        """
+        buffer = self._buffer
+        buffer.extend(events)
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -232,7 +249,6 @@ class Stream:
             )
         self._iterating = True
         ack = self.consumer.ack
-        monotonic = time.monotonic
         try:
             while True:
                 buffer = self._buffer
@@ -246,7 +262,6 @@ class Stream:
                     self._resume()
                 message = event.message
                 self.current = event
-                self.current_since = monotonic()
                 try:
                     yield event
                 finally:
@@ -309,7 +324,6 @@ class Stream:
                 if self._paused and len(buffer) <= self._resume_at:
                     self._resume()
                 self.current = batch[0]
-                self.current_since = time.monotonic()
                 try:
                     yield batch
                 finally:
@@ -334,11 +348,26 @@ class Stream:
 
     # -- observers -------------------------------------------------------------
 
+    def current_since(self, now: float) -> float | None:
+        """Since when the reader has been on its current event, as first observed.
+
+        Caller: the Watchdog's checks and :meth:`snapshot`.  The reader does not read
+        the clock per message; the first observer to see it on an event stamps the
+        time, so the figure is short by at most one observation interval.
+        """
+        current = self.current
+        if current is None:
+            return None
+        if current is not self._seen:
+            self._seen, self._seen_at = current, now
+        return self._seen_at
+
     def snapshot(self, now: float | None = None) -> StreamSnapshot:
         """A cheap copy of this stream's state (O(buffered partitions))."""
         if now is None:
             now = time.monotonic()
         current = self.current
+        since = self.current_since(now)
         held_offsets: dict[TP, int] = {}
         for event in self._batch or ([current] if current is not None else []):
             tp = event.message.tp
@@ -361,7 +390,7 @@ class Stream:
             prefiltered=self.prefiltered,
             current=current.message.tp if current is not None else None,
             current_offset=current.message.offset if current is not None else None,
-            current_for=now - self.current_since if current is not None else None,
+            current_for=now - since if since is not None else None,
             held=len(self._buffer) + (len(self._batch) or (current is not None)),
             held_offsets=held_offsets,
         )

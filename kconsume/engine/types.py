@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from .offsets import PartitionState
+    from .offsets import PartitionState, Slice
 
 __all__ = ["TP", "Event", "Headers", "Message", "Record"]
 
@@ -47,7 +47,7 @@ class Record:
 class Message:
     """A record the Consumer has delivered, with its reference count.
 
-    Created by the Consumer for every record it hands to its callback.  The
+    Created by ``PartitionState.deliver`` for every record of a delivered slice.  The
     Conductor sets ``refcount`` to the number of streams that will see it; each
     stream calls :meth:`decref` when the code iterating it is done, and the
     stream that brings it to zero calls ``Consumer.ack(message)``.
@@ -55,12 +55,11 @@ class Message:
 
     __slots__ = (
         "acked",
-        "delivered_at",
         "headers",
         "key",
         "offset",
         "refcount",
-        "state",
+        "slice",
         "timestamp",
         "tp",
         "value",
@@ -73,9 +72,8 @@ class Message:
         timestamp: int,
         key: bytes | None,
         value: bytes | None,
-        headers: Headers,
-        delivered_at: float,
-        state: PartitionState | None = None,
+        headers: Headers = (),
+        slice_: Slice | None = None,
     ) -> None:
         self.tp = tp
         self.offset = offset
@@ -83,14 +81,25 @@ class Message:
         self.key = key
         self.value = value
         self.headers = headers
-        #: ``time.monotonic()`` when the Consumer handed it to the callback.
-        self.delivered_at = delivered_at
         #: Streams still holding it; set by the Conductor before delivery.
         self.refcount = 0
+        #: Settled in its partition's bookkeeping (set by ``PartitionState.ack`` only).
         self.acked = False
-        #: The partition bookkeeping this message belongs to.  A revoke detaches
-        #: that object, so late acks of a revoked generation change nothing.
-        self.state = state
+        #: The delivered slice it belongs to (None: not tracked, or dropped).  A revoke
+        #: detaches the slice's state, so late acks of a revoked generation change nothing.
+        self.slice = slice_
+
+    @property
+    def state(self) -> PartitionState | None:
+        """The partition bookkeeping it is tracked by (None: untracked or dropped)."""
+        slice_ = self.slice
+        return slice_.state if slice_ is not None else None
+
+    @property
+    def delivered_at(self) -> float | None:
+        """``time.monotonic()`` when its slice was delivered (None: untracked or dropped)."""
+        slice_ = self.slice
+        return slice_.delivered_at if slice_ is not None else None
 
     @property
     def topic(self) -> str:

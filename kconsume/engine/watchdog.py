@@ -397,7 +397,9 @@ class Watchdog:
                 committed=state.committed,
                 blocking_offset=oldest.offset if oldest is not None else None,
                 stalled_for=stalled_for,
-                age=now - oldest.delivered_at if oldest is not None else None,
+                age=now - delivered
+                if (delivered := state.oldest_delivered_at) is not None
+                else None,
                 streams=self.holders(oldest) if oldest is not None else (),
                 key_preview=_preview(oldest.key) if oldest is not None else None,
                 queued_behind=self._queued_behind(oldest, now) if oldest is not None else (),
@@ -464,7 +466,9 @@ class Watchdog:
                 stalled_for=stalled_for,
                 current=current.message.tp if current is not None else None,
                 current_offset=current.message.offset if current is not None else None,
-                current_for=now - stream.current_since if current is not None else None,
+                current_for=now - since
+                if (since := stream.current_since(now)) is not None
+                else None,
             )
         )
 
@@ -519,9 +523,9 @@ class Watchdog:
             if current is None or current.message is message or not stream.holds(message):
                 continue
             on = current.message
-            out.append(
-                f"{stream.name} on {on.tp}@{on.offset} for {now - stream.current_since:.1f}s"
-            )
+            since = stream.current_since(now)
+            on_for = now - since if since is not None else 0.0
+            out.append(f"{stream.name} on {on.tp}@{on.offset} for {on_for:.1f}s")
         return tuple(out)
 
     def _raise(self, warning: WatchdogWarning, repeat: bool = False) -> None:

@@ -165,7 +165,6 @@ class PeekWriter:
             record.key,
             record.value,
             tuple(record.headers or ()),
-            0.0,
         )
         return Event(
             message, self.key_codec.decode(record.key), self.value_codec.decode(record.value)

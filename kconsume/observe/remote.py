@@ -337,7 +337,7 @@ class RemoteSource:
             return None
         tp, offset = found
         p = snapshot.partition(tp)
-        message = Message(tp, offset, -1, None, None, (), snapshot.at)
+        message = Message(tp, offset, -1, None, None)
         message.refcount = 1
         return BlockingRecord(
             event=Event(message, None, None),

@@ -192,9 +192,7 @@ class ScriptedSource:
             "ts": round(timestamp / 1000, 3),
         }
         headers = [("source", b"web"), ("trace", f"t-{number:06d}".encode())]
-        message = Message(
-            tp, offset, timestamp, customer.encode(), orjson.dumps(value), headers, 0.0
-        )
+        message = Message(tp, offset, timestamp, customer.encode(), orjson.dumps(value), headers)
         if offset >= state.inflight_from:
             message.refcount = 1
         else:

@@ -486,7 +486,7 @@ class TailSession:
             return None
         tp, offset = found
         state = app.consumer.partition_states().get(tp)
-        message = state.inflight.get(offset) if state is not None else None
+        message = state.find(offset) if state is not None else None
         if message is None:
             return None
         p = snapshot.partition(tp)

@@ -71,13 +71,13 @@ async def test_three_streams_share_one_decode_and_refcount(
     app = engine(broker, "g-three")
     streams = [app.stream(topic, value=counting, name=f"s{i}") for i in range(3)]
     refcounts: list[int] = []
-    original = app.conductor.on_message
+    original = app.conductor.on_slice
 
-    async def spy(message):  # type: ignore[no-untyped-def]
-        original(message)
-        refcounts.append(message.refcount)
+    def spy(messages):  # type: ignore[no-untyped-def]
+        original(messages)
+        refcounts.extend(message.refcount for message in messages)
 
-    app.consumer.callback = spy
+    app.consumer.slice_callback = spy
     seen: list[list[tuple[int, int]]] = [[], [], []]
     async with app:
         tasks = [asyncio.create_task(consume(s, seen[i])) for i, s in enumerate(streams)]

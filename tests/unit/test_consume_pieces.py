@@ -22,7 +22,7 @@ from kconsume.engine.positions import parse_time_ms
 
 
 def event(key: object, value: object, headers: tuple = (), raw: bytes | None = b"") -> Event:  # type: ignore[type-arg]
-    message = Message(TP("t", 1), 7, 1_700_000_000_123, b"k", raw, headers, 0.0)
+    message = Message(TP("t", 1), 7, 1_700_000_000_123, b"k", raw, headers)
     return Event(message, key, value)
 
 
@@ -106,8 +106,8 @@ def test_where_sees_decoded_fields_and_anded() -> None:
 def test_prefilter_on_raw_headers_and_bytes() -> None:
     prefilter = make_prefilter(["region=eu"], [r"b[a]d"])
     assert prefilter is not None
-    match = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"eu"),), 0.0)
-    other = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"us"),), 0.0)
+    match = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"eu"),))
+    other = Message(TP("t", 0), 0, 0, None, b"a bad day", (("region", b"us"),))
     assert prefilter(match) and not prefilter(other)
     with pytest.raises(FilterSyntaxError, match="NAME=VALUE"):
         make_prefilter(["region"], [])
@@ -174,11 +174,11 @@ def test_partition_end_takes_the_larger_source_and_waits_for_both() -> None:
     assert ends.end(tp) == 10
     state.fetch_end = 20  # a producer still writing: the end stays where it was found
     assert ends.end(tp) == 10
-    message = Message(tp, 9, 0, None, None, (), 0.0, state)
+    message = Message(tp, 9, 0, None, None, ())
     state.track(message)
     state.fetched_to(11)  # the fetch passed the end (record 10 waits in a buffer)
     assert not ends.done(tp)  # offset 9 is delivered but not processed yet
-    state.ack(9)
+    state.ack(message)
     assert ends.done(tp)
 
 

@@ -21,6 +21,7 @@ from kconsume.engine import (
     MessageSkipped,
     RevokeDrainTimeout,
 )
+from kconsume.engine.consumer import DELIVERY_SLICE
 from tests.fakes import FakeDriver, FakeTransport
 from tests.helpers import wait_for
 
@@ -53,12 +54,12 @@ async def test_refcount_is_number_of_streams_and_shared_codec_decodes_once() -> 
     streams = [app.stream("orders", value=shared, name=f"s{i}") for i in range(3)]
     seen: list[Message] = []
 
-    async def on_message(message: Message) -> None:
-        app.conductor.on_message(message)
-        seen.append(message)
-        assert message.refcount == 3  # set before any stream could run
+    def on_slice(messages: list[Message]) -> None:
+        app.conductor.on_slice(messages)
+        seen.extend(messages)
+        assert all(m.refcount == 3 for m in messages)  # set before any stream could run
 
-    app.consumer.callback = on_message
+    app.consumer.slice_callback = on_slice
     await app.start()
     await driver.assign([T0])
     driver.produce(T0, 5)
@@ -121,7 +122,7 @@ async def test_stream_finally_acks_however_the_loop_body_ends(how: str) -> None:
     else:
         await body()
     state = app.consumer.partition_states()[T0]
-    await wait_for(lambda: 0 not in state.inflight, what="offset 0 acked")
+    await wait_for(lambda: state.find(0) is None, what="offset 0 acked")
     await app.stop()
 
 
@@ -133,7 +134,7 @@ async def test_topic_without_streams_is_acked_at_once() -> None:
     await driver.assign([other])
     driver.produce(other, 3)
     state = app.consumer.partition_states()[other]
-    await wait_for(lambda: state.delivered_end == 3 and not state.inflight)
+    await wait_for(lambda: state.delivered_end == 3 and not state.slices)
     await app.stop()
 
 
@@ -166,7 +167,7 @@ async def test_decode_error_is_counted_reported_and_does_not_block() -> None:
     assert stream.decode_errors == 1 and raw.decode_errors == 0
     errors = [e for e in events if isinstance(e, DecodeError)]
     assert [(e.offset, e.streams) for e in errors] == [(1, ("orders",))]
-    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    await wait_for(lambda: not app.consumer.partition_states()[T0].slices)
     assert await app.consumer.commit()
     assert driver.committed_offsets[T0] == 3
     await app.stop()
@@ -284,7 +285,7 @@ async def test_commit_failure_keeps_offset_and_is_reported() -> None:
         n += 1
         if n == 2:
             break
-    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    await wait_for(lambda: not app.consumer.partition_states()[T0].slices)
     driver.fail_commits = RuntimeError("coordinator not available")
     assert not await app.consumer.commit()
     state = app.consumer.partition_states()[T0]
@@ -304,7 +305,7 @@ async def test_concurrent_commits_coalesce_without_stale_answers() -> None:
     await app.start()
     await driver.assign([T0])
     state = consumer.partition_states()[T0]
-    messages = [Message(T0, i, 0, None, b"", (), 0.0) for i in range(6)]
+    messages = [Message(T0, i, 0, None, b"", ()) for i in range(6)]
     for m in messages:
         assert consumer.track_message(m)
     consumer.ack(messages[0])
@@ -416,7 +417,7 @@ async def test_two_waiters_both_wake_when_everything_is_acked() -> None:
     app.stream("orders")
     await app.start()
     await driver.assign([T0])
-    message = Message(T0, 0, 0, None, b"", (), 0.0)
+    message = Message(T0, 0, 0, None, b"", ())
     assert consumer.track_message(message)
     first = asyncio.create_task(consumer.wait_empty())
     second = asyncio.create_task(consumer.wait_empty(30))
@@ -435,12 +436,11 @@ async def test_skipping_out_of_a_full_buffer_resumes_its_partitions() -> None:
     driver.produce(T0, 3)
     await wait_for(lambda: stream.paused and T0 in driver.paused, what="paused")
     state = app.consumer.partition_states()[T0]
-    assert state.delivered_end == 2  # offset 2 was given back when the buffer filled
+    assert state.delivered_end == 3  # the slice went in whole: the buffer passed maxsize
     for offset in (0, 1):
         assert app.skip(T0, offset)
     assert not stream.paused and T0 not in driver.paused  # nothing else would resume it
     assert not app.skip(T0, 0)  # no longer in flight
-    await wait_for(lambda: state.delivered_end == 3, what="offset 2 fetched again")
     assert app.skip(T0, 2)
     assert await app.consumer.commit()
     assert driver.committed_offsets[T0] == 3
@@ -464,7 +464,7 @@ async def test_trailing_markers_never_hold_the_commit_back() -> None:
         if seen == 5:
             break
     state = app.consumer.partition_states()[T0]
-    await wait_for(lambda: not state.inflight, what="the last message's ack")
+    await wait_for(lambda: not state.slices, what="the last message's ack")
     await wait_for(lambda: state.position == 6, what="the position past the marker")
     assert state.delivered_end == 5 and state.consumed_end == 6
     assert await app.consumer.commit()
@@ -488,26 +488,32 @@ async def test_a_marker_alone_moves_an_idle_partition() -> None:
 
 
 async def test_position_never_passes_records_given_back_by_a_full_buffer() -> None:
+    """A fetch of more than one slice: the buffer fills on the first slice, the rest of
+    the fetch is given back, and the position stays at the first record not delivered."""
     app, driver, _ = make_app(stream_buffer_maxsize=10)
     stream = app.stream("orders")
     await app.start()
     await driver.assign([T0])
-    driver.produce(T0, 50)
+    total = DELIVERY_SLICE * 2 + 50
+    driver.batch_size = total
+    driver.produce(T0, total)
     driver.markers(T0)
     state = app.consumer.partition_states()[T0]
     await wait_for(lambda: stream.paused, what="the full buffer pausing the partition")
     # Everything below the position was delivered: the rest was given back.
-    assert state.position is not None and state.position <= (state.delivered_end or 0)
+    assert state.delivered_end == DELIVERY_SLICE
+    assert state.position is not None and state.position <= DELIVERY_SLICE
+    assert driver.positions[T0] == DELIVERY_SLICE
     assert not await app.consumer.commit() or driver.committed_offsets[T0] <= 11
     seen = 0
     async for _ in stream:
         seen += 1
-        if seen == 50:
+        if seen == total:
             break
-    await wait_for(lambda: not state.inflight, what="the last message's ack")
-    await wait_for(lambda: state.position == 51, what="the position at the log end")
+    await wait_for(lambda: not state.slices, what="the last message's ack")
+    await wait_for(lambda: state.position == total + 1, what="the position at the log end")
     assert await app.consumer.commit()
-    assert driver.committed_offsets[T0] == 51
+    assert driver.committed_offsets[T0] == total + 1
     await app.stop()
 
 
@@ -620,7 +626,7 @@ async def test_commit_that_times_out_in_a_broker_freeze_leaves_the_committed_off
         seen += 1
         if seen == 10:
             break
-    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    await wait_for(lambda: not app.consumer.partition_states()[T0].slices)
     driver.commit_gate = asyncio.Event()  # the broker is frozen: no answer
     assert not await app.consumer.commit()
     assert T0 not in driver.committed_offsets
@@ -643,7 +649,7 @@ async def test_fetch_that_fails_mid_batch_stops_the_engine_and_commits_only_proc
         seen += 1
         if seen == 5:
             break
-    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    await wait_for(lambda: not app.consumer.partition_states()[T0].slices)
     real_getmany = driver.getmany
 
     async def failing(timeout: float) -> Any:
@@ -681,7 +687,7 @@ async def test_take_yields_batches_and_commits_a_batch_only_after_its_body() -> 
     assert sizes == [10, 10, 5]  # the last one after `within`, not waiting for ten
     # while a batch's body runs, nothing of it is committed
     assert committed_during == [0, 10, 20]
-    await wait_for(lambda: not app.consumer.partition_states()[T0].inflight)
+    await wait_for(lambda: not app.consumer.partition_states()[T0].slices)
     assert await app.consumer.commit()
     assert driver.committed_offsets[T0] == 25
     await app.stop()

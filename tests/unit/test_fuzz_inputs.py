@@ -189,7 +189,7 @@ def _event(
     offset: int = 7,
     timestamp: int = 1795791249599,
 ) -> Event:
-    message = Message(TP("orders", 0), offset, timestamp, key, value, headers, 0.0)
+    message = Message(TP("orders", 0), offset, timestamp, key, value, headers)
     return Event(message, key.decode("utf-8", "replace") if key is not None else None, value)
 
 
@@ -266,7 +266,7 @@ def test_prefilters(headers: list[str], greps: list[str]) -> None:
     if prefilter is None:
         assert not headers and not greps
         return
-    message = Message(TP("orders", 0), 7, 0, b"k", b"\xff\xfe value", (("trace", b"\xff"),), 0.0)
+    message = Message(TP("orders", 0), 7, 0, b"k", b"\xff\xfe value", (("trace", b"\xff"),))
     assert prefilter(message) in (True, False)
 
 
@@ -274,8 +274,8 @@ def test_grep_matches_the_bytes_typed_even_when_not_utf8() -> None:
     """A non-UTF-8 argument reaches Python as surrogate escapes: it greps those bytes."""
     prefilter = make_prefilter(["trace=\udcff"], ["\udcfe value"])
     assert prefilter is not None
-    assert prefilter(Message(TP("o", 0), 0, 0, None, b"\xfe value", (("trace", b"\xff"),), 0.0))
-    assert not prefilter(Message(TP("o", 0), 0, 0, None, b"\xfe value", (("trace", b"x"),), 0.0))
+    assert prefilter(Message(TP("o", 0), 0, 0, None, b"\xfe value", (("trace", b"\xff"),)))
+    assert not prefilter(Message(TP("o", 0), 0, 0, None, b"\xfe value", (("trace", b"x"),)))
 
 
 _SCRIPT_PIECES = st.sampled_from(

@@ -51,7 +51,7 @@ def _event(
     headers: tuple[tuple[str, bytes | None], ...],
     timestamp: int,
 ) -> Event:
-    message = Message(TP("orders", 3), 1042, timestamp, key, value, headers, 0.0)
+    message = Message(TP("orders", 3), 1042, timestamp, key, value, headers)
     return Event(
         message, output_codec(key_format).decode(key), output_codec(value_format).decode(value)
     )

@@ -14,7 +14,14 @@ TP0 = TP("t", 0)
 
 
 def message(state: PartitionState, offset: int) -> Message:
-    return Message(TP0, offset, 0, None, b"", (), 0.0, state)
+    return Message(TP0, offset, 0, None, b"", ())
+
+
+def ack(state: PartitionState, offset: int) -> bool:
+    """Ack the in-flight message at ``offset``, as a stream would."""
+    message = state.find(offset)
+    assert message is not None, f"offset {offset} is not in flight"
+    return state.ack(message)
 
 
 def deliver(state: PartitionState, offsets: list[int]) -> list[Message]:
@@ -36,12 +43,12 @@ def test_nothing_delivered_nothing_committable() -> None:
 def test_committable_is_oldest_inflight_offset() -> None:
     state = PartitionState(TP0, 10, 0.0)
     deliver(state, [10, 11, 12, 13])
-    state.ack(11)
-    state.ack(12)
+    ack(state, 11)
+    ack(state, 12)
     assert state.committable() is None  # 10 still in flight: the commit stays at 10
-    state.ack(10)
+    ack(state, 10)
     assert state.committable() == 13  # next offset to consume, not last processed
-    state.ack(13)
+    ack(state, 13)
     assert state.committable() == 14
 
 
@@ -49,7 +56,7 @@ def test_holes_never_block_a_commit() -> None:
     state = PartitionState(TP0, 0, 0.0)
     deliver(state, [0, 5, 9])  # 1-4 and 6-8 compacted away or transaction markers
     for offset in (0, 5, 9):
-        state.ack(offset)
+        ack(state, offset)
     assert state.committable() == 10
 
 
@@ -58,7 +65,7 @@ def test_head_hole_then_inflight_message_is_not_jumped() -> None:
     state = PartitionState(TP0, 2585, 0.0)
     deliver(state, [2585, 2586, 2587, 2588, 2589])
     for offset in (2586, 2587, 2588, 2589):
-        state.ack(offset)
+        ack(state, offset)
     assert state.committable() is None
     assert state.oldest_inflight is not None and state.oldest_inflight.offset == 2585
 
@@ -67,7 +74,7 @@ def test_redelivery_below_delivered_end_is_refused() -> None:
     state = PartitionState(TP0, 0, 0.0)
     deliver(state, [0, 1])
     assert not state.track(message(state, 1))
-    assert list(state.inflight) == [0, 1]
+    assert [m.offset for m in state.inflight()] == [0, 1]
 
 
 def test_failed_commit_leaves_committed_unchanged() -> None:
@@ -89,20 +96,20 @@ def test_acked_ranges_are_the_gaps_between_inflight_offsets() -> None:
     state = PartitionState(TP0, 100, 0.0)
     deliver(state, list(range(100, 110)))
     for offset in (100, 101, 104, 105, 106, 109):
-        state.ack(offset)
+        ack(state, offset)
     assert state.acked_ranges() == [Range(100, 102), Range(104, 107), Range(109, 110)]
 
 
 def test_one_stuck_message_keeps_memory_bounded() -> None:
     state = PartitionState(TP0, 0, 0.0)
     deliver(state, [0])
-    size_before = sys.getsizeof(state.inflight)
+    size_before = sys.getsizeof(state.slices)
     for offset in range(1, 200_001):
         m = message(state, offset)
         state.track(m)
-        state.ack(offset)
-    assert len(state.inflight) == 1
-    assert sys.getsizeof(state.inflight) <= max(size_before, 1024)
+        state.ack(m)
+    assert len(state.slices) == 1 and state.inflight_count == 1
+    assert sys.getsizeof(state.slices) <= max(size_before, 1024)
     assert state.acked_ranges() == [Range(1, 200_001)]
     assert state.committable() is None
 
@@ -139,7 +146,7 @@ def test_commit_rules_hold_for_any_ack_order(
     last_committed = start
     for action, offset in steps:
         if action == "ack":
-            assert state.ack(offset)
+            assert ack(state, offset)
             unacked.discard(offset)
             continue
         target = state.committable()
@@ -155,4 +162,4 @@ def test_commit_rules_hold_for_any_ack_order(
     if target is not None:
         state.on_commit_result(target, ok=True, now=2.0)
     assert state.committed == offsets[-1] + 1  # everything acked: the commit reaches the end
-    assert state.inflight == {}
+    assert state.slices == {} and state.inflight_count == 0

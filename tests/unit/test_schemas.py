@@ -197,7 +197,7 @@ def test_local_avro_and_protobuf_never_raise_on_any_bytes(
     protobuf = output_codec("protobuf", local_schemas)
     for decoded in (avro.decode(data), protobuf.decode(data)):
         assert isinstance(decoded, SchemaValue | Undecodable)
-        message = Message(TP("t", 0), 1, 0, None, data, (), 0.0)
+        message = Message(TP("t", 0), 1, 0, None, data, ())
         line = make_formatter("jsonl")(Event(message, None, decoded), decoded)
         assert orjson.loads(line)["offset"] == 1
 
@@ -263,7 +263,7 @@ def test_registry_settings_from_x(tmp_path: Path) -> None:
 
 def test_the_message_view_names_the_schema() -> None:
     value = SchemaValue({"id": "o-1"}, 7, "orders-value", "AVRO")
-    message = Message(TP("orders", 0), 5, 0, b"k", b"\x00...", (), 0.0)
+    message = Message(TP("orders", 0), 5, 0, b"k", b"\x00...", ())
     screen = MessageScreen(Event(message, "k", value))
     console = Console(width=120, record=True)
     console.print(screen._fields())

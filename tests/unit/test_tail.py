@@ -24,7 +24,7 @@ TAIL = Path(kconsume.tail.__file__).parent
 
 
 def event(offset: int, value: object = None, *, partition: int = 0, key: object = "k") -> Event:
-    message = Message(TP("t", partition), offset, 1_768_478_400_000 + offset, b"k", b"v", [], 0.0)
+    message = Message(TP("t", partition), offset, 1_768_478_400_000 + offset, b"k", b"v", [])
     return Event(message, key, {"n": offset} if value is None else value)
 
 
@@ -265,7 +265,7 @@ def test_the_buffer_keeps_raw_events_and_decodes_what_is_looked_at() -> None:
     from kconsume.tail.buffer import decoder
 
     decode = decoder(output_codec("str"), output_codec("json"))
-    message = Message(TP("t", 0), 1, 0, b"k1", b'{"total": 7}', [], 0.0)
+    message = Message(TP("t", 0), 1, 0, b"k1", b'{"total": 7}', [])
     raw = Event(message, message.key, message.value)
     buffer = TailBuffer(10, decode)
     buffer.set_filter("value['total'] == 7 and key == 'k1'")

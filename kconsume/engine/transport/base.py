@@ -139,6 +139,8 @@ class ConsumerDriver(Protocol):
 
 
 MessageCallback = Callable[[Message], Awaitable[None] | None]
+#: Delivers a slice: consecutive messages of one partition, in offset order.
+SliceCallback = Callable[[list[Message]], None]
 PartitionsCallback = Callable[[set[TP]], Awaitable[None]]
 
 
