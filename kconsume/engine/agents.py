@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 AgentFun = Callable[["Stream"], Awaitable[None]]
 
-#: The time limit is checked this often, as a share of it (a cut comes at most 10% late).
+#: The time limit is checked this often, as a share of it.  The reader does not read the
+#: clock; the first observer of an event stamps it (``Stream.current_since``), so a cut
+#: comes at most two checks (20%) late.
 LIMIT_CHECKS = 10
 #: ... but not more often than this (seconds).
 LIMIT_CHECK_MIN = 0.02
@@ -120,7 +122,8 @@ class Agent:
         self, cut: tuple[str, Message, AsyncGenerator[object, None] | None], events: EventBus
     ) -> None:
         why, message, reader = cut
-        since = self.stream.current_since
+        now = time.monotonic()
+        since = self.stream.current_since(now)
         if reader is not None:
             await reader.aclose()  # acks the message unless another stream holds it
         self.cuts += 1
@@ -131,7 +134,7 @@ class Agent:
             agent=self.name,
             tp=message.tp,
             offset=message.offset,
-            after=time.monotonic() - since,
+            after=now - since if since is not None else self.timeout,
             timeout=self.timeout,
         )
         log.warning("%s", timed_out.summary, extra={"kconsume_event": True})
@@ -147,6 +150,7 @@ class Agent:
             await asyncio.sleep(step)
             if stream.current is None or self._cut is not None:
                 continue
-            on_for = time.monotonic() - stream.current_since
-            if on_for >= timeout:
+            now = time.monotonic()
+            since = stream.current_since(now)  # stamped by the first observer to see it
+            if since is not None and now - since >= timeout:
                 self.cut("timeout")

@@ -350,7 +350,14 @@ class App:
                 held=_offsets(held),
                 streams=_names(held),
                 timeout=self.stop_drain_timeout,
-                on_for=max((now - s.current_since for s in self._busy_streams()), default=None),
+                on_for=max(
+                    (
+                        now - since
+                        for s in self._busy_streams()
+                        if (since := s.current_since(now)) is not None
+                    ),
+                    default=None,
+                ),
             ),
             logging.INFO,
         )

@@ -489,7 +489,9 @@ class Watchdog:
                 maxsize=stream.maxsize,
                 current=current.message.tp if current is not None else None,
                 current_offset=current.message.offset if current is not None else None,
-                current_for=now - stream.current_since if current is not None else None,
+                current_for=now - since
+                if current is not None and (since := stream.current_since(now)) is not None
+                else None,
             )
         )
 
