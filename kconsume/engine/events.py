@@ -474,12 +474,12 @@ class StopLeftUncommitted(EngineEvent):
     @property
     def summary(self) -> str:
         how = (
-            f"asked again after {self.waited:.1f}s"
+            f"at once (asked again after {self.waited:.1f}s)"
             if self.why == "hurried"
-            else f"still running after {self.waited:.1f}s"
+            else f"after waiting {self.waited:.1f}s"
         )
         return (
-            f"stopped while {', '.join(self.streams) or 'a handler'} {how} on "
+            f"stopped {how} while {', '.join(self.streams) or 'a handler'} was still on "
             f"{_held(self.held)}: it stays uncommitted and is consumed again next time"
         )
 
