@@ -9,7 +9,7 @@ BROKER ?= tansu
 #: The broker-facing tests `make test-kafka` runs against Apache Kafka.
 KAFKA_TESTS ?= tests/integration
 
-.PHONY: setup demo demo-headless test test-unit test-integration test-kafka kafka-jars test-tui test-snapshot-update lint format bench bench-exact chaos broker docs-screenshots clean
+.PHONY: setup demo demo-headless test test-unit test-integration test-kafka kafka-jars test-tui test-snapshot-update lint format bench bench-exact bench-long chaos broker docs-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kconsume needs Python 3.11 or newer"'
@@ -61,6 +61,9 @@ bench: setup  ## throughput ratios against a raw aiokafka loop, same run (BROKER
 
 bench-exact: setup  ## consume -o beginning -e of 1,000,000 librdkafka records: exactly every line
 	$(PY) bench/exact_end.py $(ARGS)
+
+bench-long: setup  ## 2,000,000 records through one stream with one message held: peak RSS at 10% and 100%
+	$(PY) bench/long_run.py $(ARGS)
 
 chaos: setup  ## group consumers under 20+ seeded faults (kill, freeze, broker freeze, storms): nothing lost
 	$(PY) chaos/run.py $(ARGS)

@@ -21,12 +21,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import CodeType
 from typing import Any
 
 from ..engine.transport.base import KConsumeError
-from ..engine.types import Message
-from .record import ConsumedRecord
+from ..engine.types import Event, Message
+from .record import ConsumedRecord, header_dict, plain
 
 __all__ = [
     "USER_CODE_ERRORS",
@@ -64,22 +63,86 @@ def caret_message(kind: str, source: str, error: SyntaxError) -> str:
 USER_CODE_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
+#: What each name of a ``--where`` expression reads from an Event ``_e`` (a tuple of
+#: message, key, value): only the names an expression uses are computed.
+_EVENT_NAMES: dict[str, str] = {
+    "key": "_plain(_e[1])",
+    "value": "_plain(_e[2])",
+    "headers": "_header_dict(_e[0].headers)",
+    "topic": "_e[0].tp.topic",
+    "partition": "_e[0].tp.partition",
+    "offset": "_e[0].offset",
+    "timestamp": "_e[0].timestamp",
+    "msg": "_record(_e)",
+}
+_RECORD_NAMES = tuple(_EVENT_NAMES)
+
+
 @dataclass(slots=True)
 class Where:
-    """Compiled ``--where`` expressions, ANDed."""
+    """Compiled ``--where`` expressions, ANDed, as one function per way of calling it.
+
+    Built once by :func:`compile_where`.  :meth:`matches` takes an Event and computes
+    only the names the expressions read, so a filter on ``partition`` or ``key`` never
+    builds a header dict or a record; ``__call__`` takes a :class:`ConsumedRecord`.
+    """
 
     sources: tuple[str, ...]
-    codes: tuple[CodeType, ...]
+    names: tuple[str, ...]
+    """The record names the expressions read, in the order ``on_record`` takes them."""
+    matches: Callable[[Event], bool]
+    on_record: Callable[..., Any]
 
     def __call__(self, record: ConsumedRecord) -> bool:
-        names = record.names()
-        return all(eval(code, _WHERE_GLOBALS, names) for code in self.codes)
+        return bool(
+            self.on_record(*(record if n == "msg" else getattr(record, n) for n in self.names))
+        )
+
+    @property
+    def reads_value(self) -> bool:
+        """True if an expression reads the decoded value (``value`` or ``msg``)."""
+        return "value" in self.names or "msg" in self.names
 
 
 #: The names an expression may read: the record's, the globals, and the builtins.
-_WHERE_NAMES = frozenset(
-    ["key", "value", "headers", "topic", "partition", "offset", "timestamp", "msg", "re"]
-).union(dir(builtins))
+_WHERE_NAMES = frozenset([*_RECORD_NAMES, "re"]).union(dir(builtins))
+
+
+def _read_names(expression: str) -> set[str]:
+    """The record names ``expression`` reads (not counting names it binds itself)."""
+    tree = ast.parse(expression, "<where>", "eval")
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in _EVENT_NAMES
+    }
+
+
+def _build_where(expressions: Sequence[str]) -> Where:
+    """One function over an Event and one over a record's fields, for all expressions.
+
+    The expressions go into the generated source verbatim, each on lines of its own
+    inside parentheses (a trailing comment cannot swallow what follows); each was
+    compiled alone before, so a syntax error was already reported with its caret.
+    """
+    names: set[str] = set()
+    for expression in expressions:
+        names |= _read_names(expression)
+    order = [n for n in _RECORD_NAMES if n in names]
+    body = " and ".join(f"(\n{expression}\n)" for expression in expressions)
+    assign = "".join(f"    {n} = {_EVENT_NAMES[n]}\n" for n in order)
+    source = (
+        f"def _on_event(_e):\n{assign}    return bool({body})\n"
+        f"def _on_record({', '.join(order)}):\n    return {body}\n"
+    )
+    namespace: dict[str, Any] = {
+        **_WHERE_GLOBALS,
+        "_plain": plain,
+        "_header_dict": header_dict,
+        "_record": ConsumedRecord.from_event,
+    }
+    exec(compile(source, "<where>", "exec"), namespace)
+    return Where(tuple(expressions), tuple(order), namespace["_on_event"], namespace["_on_record"])
 
 
 def _unknown_name(expression: str) -> SyntaxError | None:
@@ -115,10 +178,9 @@ def compile_where(expressions: Sequence[str]) -> Where | None:
     or reads a name that can never exist (it would fail on every message)."""
     if not expressions:
         return None
-    codes = []
     for expression in expressions:
         try:
-            codes.append(compile(expression, "<where>", "eval"))
+            compile(expression, "<where>", "eval")
             unknown = _unknown_name(expression)
             if unknown is not None:
                 raise unknown
@@ -130,7 +192,7 @@ def compile_where(expressions: Sequence[str]) -> Where | None:
             raise FilterSyntaxError(
                 f"bad --where expression: {type(exc).__name__}: {str(exc) or 'too complex'}"
             ) from None
-    return Where(tuple(expressions), tuple(codes))
+    return _build_where(expressions)
 
 
 @dataclass(slots=True)
@@ -199,6 +261,28 @@ class Script:
     transform: Callable[[ConsumedRecord], Any] | None
     keep_is_async: bool = False
     transform_is_async: bool = False
+
+    async def apply(self, record: ConsumedRecord) -> tuple[bool, Any]:
+        """Run ``keep`` then ``transform`` on ``record``: (keep it?, the value to show).
+
+        Caller: ``consume`` and ``tail``, per message.  Without a ``transform`` the value
+        is the record's.  A ``transform`` returning None drops the message.  What the
+        user's code raises (``USER_CODE_ERRORS``) goes to the caller, to count.
+        """
+        keep = self.keep
+        if keep is not None:
+            kept = keep(record)
+            if self.keep_is_async:
+                kept = await kept
+            if not kept:
+                return False, None
+        transform = self.transform
+        if transform is None:
+            return True, record.value
+        value = transform(record)
+        if self.transform_is_async:
+            value = await value
+        return value is not None, value
 
 
 def load_script(path: str | Path) -> Script:

@@ -13,11 +13,13 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from ..engine import App, Event, Message, StartAt, Stream
+from ..engine import App, Event, StartAt, Stream
+from ..engine.codecs import codec
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from ..schemas import SchemaSettings
@@ -132,16 +134,21 @@ class _Run:
         self.script = prepared.script
         self.stats = Stats()
         self.app = engine_app(options)
+        value_codec = output_codec(options.value_format, options.schemas)
+        #: Set when the filter never reads the value: the stream leaves values raw, and
+        #: only the messages the filter keeps are decoded (for the output).
+        self.decode_value: Callable[[bytes | None], Any] | None = None
+        if self.where is not None and not self.where.reads_value and self.script is None:
+            self.decode_value = value_codec.decode
+            value_codec = codec("raw")
         self.stream: Stream = self.app.stream(
             *options.topics,
             key=output_codec(options.key_format, options.schemas, key=True),
-            value=output_codec(options.value_format, options.schemas),
+            value=value_codec,
             prefilter=make_prefilter(options.headers, options.greps),
             name="consume",
         )
         self.pending: list[bytes] = []
-        self.held: list[Message] = []
-        self.hold = options.group is not None
         self.finished_tps: set[TP] = set()
         self.ends = PartitionEnds(self.app.consumer.partition_states())
         self.broken_pipe = False
@@ -149,8 +156,13 @@ class _Run:
 
     # -- output ---------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Write and flush pending lines, then let their messages be committed."""
+    def flush(self, batch: list[Event]) -> None:
+        """Write and flush pending lines.  Caller: :meth:`_loop`, at the end of each batch.
+
+        The batch's messages are released (and may be committed) only after this, when
+        the loop body is done.  If the reader left (``| head``), nothing of the batch
+        was written for sure: its messages are dropped, so none of them is committed.
+        """
         if self.broken_pipe:
             return  # nothing more reaches the reader: commit nothing more
         if self.pending:
@@ -159,13 +171,11 @@ class _Run:
                 self.out.flush()
             except BrokenPipeError:
                 self.broken_pipe = True  # the reader left (| head): stop, commit nothing unwritten
+                drop = self.app.consumer.drop
+                for event in batch:
+                    drop(event.message)
                 return
             self.pending.clear()
-        if self.held:
-            release = self.app.consumer.release
-            for message in self.held:
-                release(message)
-            self.held.clear()
 
     # -- filters ----------------------------------------------------------------
 
@@ -187,7 +197,7 @@ class _Run:
             if self.stats.filter_errors == SHOWN_FILTER_ERRORS:
                 print("kconsume: further filter errors are only counted", file=self.err)
 
-    def decode_error(self, event: Event) -> None:
+    def decode_error(self, event: Event, value: Any) -> None:
         """Count a key or value that did not decode; say why for the first few.
 
         The message is still written (with ``key_error``/``value_error``) and committed.
@@ -196,7 +206,7 @@ class _Run:
         if self.stats.decode_errors > SHOWN_DECODE_ERRORS:
             return
         m = event.message
-        for part, decoded in (("key", event.key), ("value", event.value)):
+        for part, decoded in (("key", event.key), ("value", value)):
             if isinstance(decoded, Undecodable):
                 print(f"kconsume: {m.tp}@{m.offset}: {part} {decoded.error}", file=self.err)
         if self.stats.decode_errors == SHOWN_DECODE_ERRORS:
@@ -204,37 +214,25 @@ class _Run:
 
     async def keep(self, event: Event) -> tuple[bool, Any]:
         """Run ``--where`` and ``--script``: (keep it?, value to write)."""
-        value = event.value
-        if self.where is None and self.script is None:
-            return True, value
-        record = ConsumedRecord.from_event(event)
-        if self.where is not None:
+        where = self.where
+        if where is not None:
             try:
-                if not self.where(record):
+                if not where.matches(event):
                     return False, None
             except USER_CODE_ERRORS as exc:
                 self.filter_error(event, "--where", exc)
                 return False, None
         script = self.script
         if script is None:
-            return True, value
+            return True, event.value
         try:
-            if script.keep is not None:
-                kept = script.keep(record)
-                if script.keep_is_async:
-                    kept = await kept
-                if not kept:
-                    return False, None
-            if script.transform is not None:
-                value = script.transform(record)
-                if script.transform_is_async:
-                    value = await value
-                if value is None:
-                    return False, None
+            kept, value = await script.apply(ConsumedRecord.from_event(event))
         except USER_CODE_ERRORS as exc:
             self.filter_error(event, f"--script {script.path.name}", exc)
             return False, None
-        return True, value
+        if kept and script.transform is None:
+            value = event.value  # as decoded, for the output format to render
+        return kept, value
 
     # -- stop conditions --------------------------------------------------------
 
@@ -323,10 +321,6 @@ class _Run:
             if watcher is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(watcher, 5.0)
-            self.flush()
-            for message in self.held:  # written nowhere (broken pipe): never commit them
-                self.app.consumer.drop(message)
-            self.held.clear()
             self.stats.prefiltered = self.stream.prefiltered
             await self.app.stop()
             if options.progress:
@@ -347,36 +341,64 @@ class _Run:
         return 0
 
     async def _loop(self) -> None:
+        """Write the stream, a batch at a time: whatever is buffered, up to ``FLUSH_EVERY``.
+
+        Each batch is written and flushed before the loop body ends, and ``take`` releases
+        its messages only then, so no message is committed before its line was written.
+        Messages a batch does not write (past the end, past ``-c``) are dropped first.
+        """
         options, stats = self.options, self.stats
-        pending, fmt, held = self.pending, self.format, self.held
+        pending, fmt = self.pending, self.format
         consumer, stream = self.app.consumer, self.stream
+        drop = consumer.drop
         check_end = options.exit_at_end or options.until_ms is not None
+        filtering = self.where is not None or self.script is not None
+        decode_value = self.decode_value
         count = options.count
-        async for event in stream:
-            stats.scanned += 1
-            if check_end and self.past_the_end(event):
-                consumer.drop(event.message)  # not ours to write: never commit past it
-                continue
-            if isinstance(event.value, Undecodable) or isinstance(event.key, Undecodable):
-                self.decode_error(event)
-            keep, value = await self.keep(event)
-            if keep:
+        async with contextlib.aclosing(stream.take(FLUSH_EVERY, within=0.0)) as batches:
+            async for batch in batches:
+                index = 0
                 try:
-                    line = fmt(event, value)
-                except (TypeError, ValueError) as exc:  # a transform returned the unwritable
-                    self.filter_error(event, "output", exc)
-                    continue
-                stats.matched += 1
-                pending.append(line)
-                if self.hold:
-                    consumer.hold(event.message)
-                    held.append(event.message)
-            if len(pending) >= FLUSH_EVERY or not stream.buffered:
-                self.flush()
+                    for index, event in enumerate(batch):
+                        stats.scanned += 1
+                        if check_end and self.past_the_end(event):
+                            drop(event.message)  # not ours to write: never commit past it
+                            continue
+                        key, value = event.key, event.value
+                        if decode_value is None and (
+                            isinstance(value, Undecodable) or isinstance(key, Undecodable)
+                        ):
+                            self.decode_error(event, value)
+                        if filtering:
+                            keep, value = await self.keep(event)
+                            if not keep:
+                                continue
+                        if decode_value is not None:  # left raw: decoded once kept
+                            value = decode_value(event.message.value)
+                            if isinstance(value, Undecodable) or isinstance(key, Undecodable):
+                                self.decode_error(event, value)
+                        try:
+                            line = fmt(event, value)
+                        except (TypeError, ValueError) as exc:  # a transform returned that
+                            self.filter_error(event, "output", exc)
+                            continue
+                        stats.matched += 1
+                        pending.append(line)
+                        if count is not None and stats.matched >= count:
+                            for left in batch[index + 1 :]:
+                                drop(left.message)  # read, not written: never commit them
+                            self.flush(batch)
+                            return
+                except BaseException:
+                    # Ctrl-C, or --strict: what was written so far is committed; the
+                    # message being processed and those after it are not.
+                    for left in batch[index:]:
+                        drop(left.message)
+                    self.flush(batch[:index])
+                    raise
+                self.flush(batch)
                 if self.broken_pipe:
                     return
-            if count is not None and stats.matched >= count:
-                return
 
 
 def _silence_stdout() -> None:

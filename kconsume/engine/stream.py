@@ -98,10 +98,11 @@ class Stream:
         self.prefilter_errors = 0
         #: The event the reader is on; for :meth:`take`, the oldest event of its batch.
         self.current: Event | None = None
-        #: The event an observer last saw the reader on, and when (``time.monotonic()``):
-        #: the reader never reads the clock, observers stamp it (:meth:`current_since`).
+        #: What observers saw (:meth:`current_since`): the event the reader was on at the
+        #: last look, since when, and when that look was (``time.monotonic()``).  The
+        #: reader itself never reads the clock.
         self._seen: Event | None = None
-        self._seen_at = 0.0
+        self._since = self._last_look = time.monotonic()
         #: The batch the reader is on (:meth:`take`); empty otherwise.
         self._batch: list[Event] = []
         #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`reader`;
@@ -275,7 +276,7 @@ class Stream:
         finally:
             self._iterating = False
 
-    def take(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
+    def take(self, max_: int, within: float) -> AsyncGenerator[list[Event], None]:
         """Iterate in batches: lists of up to ``max_`` events, as Faust's ``Stream.take``.
 
         A batch is yielded once it holds ``max_`` events, or ``within`` seconds after its
@@ -349,18 +350,22 @@ class Stream:
     # -- observers -------------------------------------------------------------
 
     def current_since(self, now: float) -> float | None:
-        """Since when the reader has been on its current event, as first observed.
+        """Since when the reader has been on its current event (None: on none).
 
-        Caller: the Watchdog's checks and :meth:`snapshot`.  The reader does not read
-        the clock per message; the first observer to see it on an event stamps the
-        time, so the figure is short by at most one observation interval.
+        Caller: the Watchdog, every tick, and :meth:`snapshot`.  The reader does not read
+        the clock per event; observers work it out: an event first seen now was started
+        after the previous look (when the reader was elsewhere) and after its delivery,
+        so the later of the two is when it started, to within one look's interval.
         """
         current = self.current
-        if current is None:
-            return None
         if current is not self._seen:
-            self._seen, self._seen_at = current, now
-        return self._seen_at
+            start = self._last_look
+            delivered = current.message.delivered_at if current is not None else None
+            if delivered is not None and delivered > start:
+                start = delivered
+            self._seen, self._since = current, start
+        self._last_look = now
+        return self._since if current is not None else None
 
     def snapshot(self, now: float | None = None) -> StreamSnapshot:
         """A cheap copy of this stream's state (O(buffered partitions))."""

@@ -442,6 +442,7 @@ class Watchdog:
             self._clear("commit-failing", str(tp))
 
     def _check_stream(self, stream: Stream, now: float) -> None:
+        stream.current_since(now)  # a look every tick keeps the stream's clock close
         clock = self._streams.get(stream.name)
         waiting = stream.buffered
         if clock is None or clock.processed != stream.processed or not waiting:

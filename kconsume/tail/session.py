@@ -53,6 +53,8 @@ USER = "user"
 REPLAYED = 50
 #: Filter errors reported one by one before they are only counted.
 SHOWN_FILTER_ERRORS = 3
+#: Most events the tail takes from its stream at once (whatever is buffered, up to this).
+TAKE_MAX = 500
 
 Subscriber = Callable[[EngineEvent], None]
 
@@ -291,37 +293,31 @@ class TailSession:
     # -- the tail stream ------------------------------------------------------------------
 
     async def _read(self, stream: Stream) -> None:
+        """Add the stream's events to the buffer, a batch (whatever is buffered) at a time."""
         add = self.buffer.add
         script = self.script
-        if script is None:
-            async for event in stream:
-                add(event)
-            return
-        async for event in stream:
-            kept = await self._scripted(script, event)
-            if kept is not None:
-                add(kept)
+        async with contextlib.aclosing(stream.take(TAKE_MAX, within=0.0)) as batches:
+            async for batch in batches:
+                if script is None:
+                    for event in batch:
+                        add(event)
+                    continue
+                for event in batch:
+                    kept = await self._scripted(script, event)
+                    if kept is not None:
+                        add(kept)
 
     async def _scripted(self, script: Script, event: Event) -> Event | None:
         decoded = self.buffer.decode(event)
-        record = ConsumedRecord.from_event(decoded)
         try:
-            if script.keep is not None:
-                keep = script.keep(record)
-                if script.keep_is_async:
-                    keep = await keep
-                if not keep:
-                    return None
-            if script.transform is None:
-                return event  # stays raw
-            value = script.transform(record)
-            if script.transform_is_async:
-                value = await value
+            kept, value = await script.apply(ConsumedRecord.from_event(decoded))
         except USER_CODE_ERRORS as exc:
             self._report_filter_error(event, f"--script {script.path.name}", exc)
             return None
-        if value is None:
+        if not kept:
             return None
+        if script.transform is None:
+            return event  # stays raw
         return Event(event.message, decoded.key, value)
 
     def _on_filter_error(self, event: Event, exc: BaseException) -> None:

@@ -147,6 +147,35 @@ def test_where_over_json_values_and_anded(broker: Broker, orders: str) -> None:
     assert sorted(d["value"]["order"] for d in docs) == [10, 13, 16, 19]
 
 
+async def test_a_filter_that_never_reads_the_value_decodes_only_what_it_keeps(
+    broker: Broker, topic_name: str
+) -> None:
+    """``--where`` on the key: values are decoded for the lines written, never for the
+    messages the filter drops (their broken JSON is never seen)."""
+    await create_topics(broker.url, {topic_name: 1})
+    client = producer(broker.url)
+    await client.start()
+    try:
+        for i in range(6):
+            keep = i % 2 == 0
+            await client.send_and_wait(
+                topic_name,
+                b'{"n": %d}' % i if keep else b"{broken",
+                key=b"keep" if keep else b"drop",
+            )
+    finally:
+        await client.stop()
+    result = consume(
+        broker, topic_name, "-o", "beginning", "-e", "--value-format", "json", "--stats",
+        "--where", "key == 'keep'",
+    )  # fmt: skip
+    docs = lines(result)
+    assert [d["value"] for d in docs] == [{"n": 0}, {"n": 2}, {"n": 4}]  # decoded, as JSON
+    assert "decode errors 0" in result.stderr and "not json" not in result.stderr
+    everything = consume(broker, topic_name, "-o", "beginning", "-e", "--value-format", "json")
+    assert everything.returncode == 0 and everything.stderr.count("not json") == 3
+
+
 def test_where_syntax_error_is_reported_with_a_caret_before_consuming(
     broker: Broker, orders: str
 ) -> None:

@@ -103,6 +103,34 @@ def test_where_sees_decoded_fields_and_anded() -> None:
     assert where(keep) and not where(drop)
 
 
+class Untouchable(tuple):  # type: ignore[type-arg]
+    """Headers that fail if anything reads them."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("the headers were read")
+
+
+def test_where_computes_only_the_names_it_reads() -> None:
+    where = compile_where(["partition == 0", "offset >= 7  # a trailing comment"])
+    assert where is not None and where.names == ("partition", "offset")
+    message = Message(TP("t", 0), 7, 0, None, b"{}", Untouchable())
+    assert where.matches(Event(message, None, object()))  # no header dict, no record built
+    assert not where.matches(Event(Message(TP("t", 1), 7, 0, None, None), None, None))
+    assert not where.reads_value
+    assert compile_where(["value['n'] > 1"]).reads_value  # type: ignore[union-attr]
+    assert compile_where(["msg.offset > 1"]).reads_value  # type: ignore[union-attr]
+
+
+def test_where_names_are_seen_inside_comprehensions() -> None:
+    """The names are a function's locals: a generator or comprehension can read them
+    (with eval() and a locals dict, they could not)."""
+    where = compile_where(["any(v > value['n'] for v in (1, 5))"])
+    assert where is not None
+    assert where.matches(event("k", {"n": 2}))
+    assert not where.matches(event("k", {"n": 9}))
+    assert where(ConsumedRecord.from_event(event("k", {"n": 2})))
+
+
 def test_prefilter_on_raw_headers_and_bytes() -> None:
     prefilter = make_prefilter(["region=eu"], [r"b[a]d"])
     assert prefilter is not None
