@@ -27,6 +27,11 @@ __all__ = ["Stream", "StreamSnapshot"]
 DEFAULT_BUFFER_MAXSIZE = 4096
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass(slots=True, frozen=True)
 class StreamSnapshot:
     """A stream's state at one moment.  Built by :meth:`Stream.snapshot`."""
@@ -313,17 +318,19 @@ class Stream:
                 deadline = loop.time() + within
                 while len(batch) < max_:
                     if buffer:
-                        batch.append(buffer.popleft())
+                        wanted = max_ - len(batch)
+                        if len(buffer) <= wanted:  # all of it, at C speed
+                            batch.extend(buffer)
+                            buffer.clear()
+                        else:
+                            popleft = buffer.popleft
+                            batch.extend([popleft() for _ in range(wanted)])
+                        if self._paused and len(buffer) <= self._resume_at:
+                            self._resume()  # before waiting for more: else none would come
                         continue
-                    remaining = deadline - loop.time()
-                    if self._stopped or remaining <= 0:
+                    if self._stopped or loop.time() >= deadline:
                         break
-                    try:
-                        await asyncio.wait_for(self._wait(), remaining)
-                    except TimeoutError:
-                        break
-                if self._paused and len(buffer) <= self._resume_at:
-                    self._resume()
+                    await self._wait(deadline)
                 self.current = batch[0]
                 try:
                     yield batch
@@ -333,17 +340,26 @@ class Stream:
                     self.processed += len(batch)
                     for event in batch:
                         message = event.message
-                        if message.decref():
-                            ack(message)
+                        refcount = message.refcount - 1  # Message.decref, inlined: per message
+                        if refcount >= 0:
+                            message.refcount = refcount
+                            if refcount == 0:
+                                ack(message)
         finally:
             self._iterating = False
 
-    async def _wait(self) -> None:
-        waiter = asyncio.get_running_loop().create_future()
+    async def _wait(self, deadline: float | None = None) -> None:
+        """Wait for :meth:`put`, :meth:`put_many` or :meth:`stop`, or until ``deadline``
+        (``loop.time()``): a timer on the waiter itself, no task per wait."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiter = waiter
+        timer = loop.call_at(deadline, _wake, waiter) if deadline is not None else None
         try:
             await waiter
         finally:
+            if timer is not None:
+                timer.cancel()
             if self._waiter is waiter:
                 self._waiter = None
 

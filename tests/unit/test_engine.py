@@ -715,6 +715,31 @@ async def test_a_stop_in_the_middle_of_a_batch_commits_none_of_it() -> None:
     assert driver.committed_offsets.get(T0, 0) == 0  # the stuck batch starts at offset 0
 
 
+async def test_take_larger_than_the_buffer_does_not_wait_on_its_own_pause() -> None:
+    """A batch bigger than the stream's buffer: draining the full buffer into the batch
+    resumes the partition at once, instead of waiting ``within`` for data it paused."""
+    app, driver, _ = make_app(stream_buffer_maxsize=10)
+    stream = app.stream("orders")
+    await app.start()
+    await driver.assign([T0])
+    driver.batch_size = 10
+    driver.produce(T0, 60)
+    seen = 0
+
+    async def read() -> list[int]:
+        nonlocal seen
+        sizes = []
+        async for batch in stream.take(30, within=30.0):
+            sizes.append(len(batch))
+            seen += len(batch)
+            if seen == 60:
+                return sizes
+        return sizes
+
+    assert await asyncio.wait_for(read(), 10.0) == [30, 30]  # full batches, no 30 s wait
+    await app.stop()
+
+
 def test_take_needs_a_positive_size() -> None:
     app, _, _ = make_app()
     stream = app.stream("orders")
