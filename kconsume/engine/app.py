@@ -406,7 +406,7 @@ class App:
         left = max(0.0, deadline - asyncio.get_running_loop().time())
         on = ", ".join(f"{name} on {m.tp}@{m.offset}" for name, m in held[:3])
         more = f" and {len(held) - 3} more" if len(held) > 3 else ""
-        return f"waiting {left:.0f}s more for {on}{more} to finish"
+        return f"waiting {left:.0f}s more for {on}{more}"
 
     def _busy_streams(self) -> list[Stream]:
         return [s for s in self.conductor.streams if s.in_hand()]

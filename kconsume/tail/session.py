@@ -344,7 +344,7 @@ class TailSession:
         if self._stopping:
             progress = self.app.stop_progress() if self.app is not None else ""
             if progress.startswith("waiting"):
-                progress += " (q again: stop now, leaving it uncommitted)"
+                progress += "; q again stops now"
             return SourceStatus(
                 SourceState.STOPPING, progress or "finishing, committing, leaving the group"
             )

@@ -413,7 +413,7 @@ async def test_the_dashboard_says_what_the_stop_waits_for_and_prints_what_stays_
             lambda: f"waiting 60s more for billing on {topic}[0]@2" in session.status.detail,
             what="STOPPING says what it waits for",
         )
-        assert "q again: stop now" in session.status.detail
+        assert "q again stops now" in session.status.detail
         await pilot.press("q")
         await wait_for(lambda: session.done, 5, "stopped at once")
     print_left_uncommitted(left, err)
