@@ -26,14 +26,15 @@ def demo_command(
     ] = "dark",
     slow_every: Annotated[
         int,
-        typer.Option(help="Billing stalls on about one order in this many (0: never).", min=0),
-    ] = 150,
+        typer.Option(help="Billing stalls 12 s on every Nth order (0: never).", min=0),
+    ] = 1500,
 ) -> None:
     """Start an embedded broker, produce sample JSON orders, consume them with two streams,
     and open the dashboard on them (--headless: print progress as text instead).
 
-    One stream (billing) now and then takes far too long on a message, so a
-    blocked commit shows within a minute.
+    One stream (billing) stalls 12 s on every 1500th order (about every 40 s at 40/s): its
+    small buffer fills, so back-pressure pauses the partitions, and then a blocked
+    commit shows; both clear when the stall ends.
     """
     settings = DemoSettings(
         rate=rate,

@@ -6,6 +6,7 @@ import time
 
 from ..engine.events import EngineEvent
 from ..engine.snapshot import EngineSnapshot
+from ..tail.source import backpressure
 
 __all__ = ["format_event", "format_progress"]
 
@@ -25,6 +26,9 @@ def format_progress(snapshot: EngineSnapshot, rate: float) -> str:
         f"group {snapshot.group_id or '-'} generation {_value(snapshot.generation)}"
         f"{'  REBALANCING' if snapshot.rebalancing else ''}"
     )
+    pressure = backpressure(snapshot)
+    if pressure is not None:
+        head += f"\n  BACK-PRESSURE: {pressure}"
     rows = [
         head,
         f"  {'partition':<14}{'committed':>10}{'delivered':>10}{'highwater':>10}"
@@ -37,6 +41,8 @@ def format_progress(snapshot: EngineSnapshot, rate: float) -> str:
             else "-"
         )
         flag = "  BLOCKED" if p.livelock_warned else ""
+        if p.paused_by:
+            flag += f"  paused by {', '.join(p.paused_by)}"
         rows.append(
             f"  {p.tp!s:<14}{_value(p.committed):>10}{_value(p.delivered_end):>10}"
             f"{_value(p.highwater):>10}{_value(p.lag):>6}{p.inflight:>10}  {oldest}{flag}"
@@ -48,7 +54,8 @@ def format_progress(snapshot: EngineSnapshot, rate: float) -> str:
             else "idle"
         )
         rows.append(
-            f"  stream {s.name}: processed {s.processed}, buffer {s.buffer_depth}, "
+            f"  stream {s.name}: processed {s.processed}, buffer {s.buffer_depth}/"
+            f"{s.buffer_maxsize}{' (full: its partitions are paused)' if s.paused else ''}, "
             f"holds {s.held}, {on}"
         )
     return "\n".join(rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +17,7 @@ from ..engine.events import (
     CommitCompleted,
     CommitStarted,
     EngineEvent,
+    StopLeftUncommitted,
     WatchdogCleared,
     WatchdogWarning,
 )
@@ -37,9 +37,15 @@ class DemoSettings:
     progress_every: float = 3.0
     duration: float | None = None
     """Stop after this many seconds (None: until Ctrl-C)."""
-    slow_every: int = 150
-    """Billing takes ``slow_seconds`` on about one message in this many."""
-    slow_seconds: float = 15.0
+    slow_every: int = 1500
+    """Billing stalls on every this-many-th order it takes (0: never): at 40 orders a
+    second, about every 40 s (12 s stalled, then 25 s flowing).  Deterministic, so a
+    stall always ends before the next."""
+    slow_seconds: float = 12.0
+    billing_buffer: int = 256
+    """Billing's buffer: a stall fills it in about 6 s, so its back-pressure (every
+    partition paused) shows, then the stuck commit (``livelock_timeout``), then both
+    clear when the stall ends and billing catches up within a second."""
     commit_interval: float = 1.0
     livelock_timeout: float = 8.0
     port: int | None = None
@@ -59,10 +65,12 @@ async def audit(stream: Stream) -> None:
 
 def billing(settings: DemoSettings) -> Callable[[Stream], Awaitable[None]]:
     async def bill(stream: Stream) -> None:
-        """Slow stream: a little work per order, and now and then far too long on one."""
-        rng = random.Random(11)
+        """Slow stream: a little work per order, and every ``slow_every`` orders far too
+        long on one."""
+        taken = 0
         async for event in stream:
-            if settings.slow_every and rng.randrange(settings.slow_every) == 0:
+            taken += 1
+            if settings.slow_every and taken % settings.slow_every == 0:
                 await asyncio.sleep(settings.slow_seconds)
             else:
                 await asyncio.sleep(0.002)
@@ -95,7 +103,9 @@ async def demo_app(settings: DemoSettings, out: TextIO | None = None) -> AsyncIt
             heartbeat_interval_ms=500,
         )
         app.agent(settings.topic, value="json", name="audit")(audit)
-        app.agent(settings.topic, value="json", name="billing")(billing(settings))
+        app.agent(settings.topic, value="json", name="billing", maxsize=settings.billing_buffer)(
+            billing(settings)
+        )
         try:
             yield DemoRun(broker.url, app)
         finally:
@@ -113,7 +123,13 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
 
         def show(event: EngineEvent) -> None:
             # Commits are too chatty for a demo; watchdog warnings are log lines on stderr.
-            quiet = CommitStarted | CommitCompleted | WatchdogWarning | WatchdogCleared
+            quiet = (
+                CommitStarted
+                | CommitCompleted
+                | WatchdogWarning
+                | WatchdogCleared
+                | StopLeftUncommitted
+            )
             if not isinstance(event, quiet):
                 print(format_event(event), file=out, flush=True)
 

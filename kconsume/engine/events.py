@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .types import TP
 
 __all__ = [
+    "BackPressureWarning",
     "CommitCompleted",
     "CommitFailed",
     "CommitFailingWarning",
@@ -23,6 +24,7 @@ __all__ = [
     "EngineEvent",
     "EventBus",
     "FetchStalledWarning",
+    "HandlerTimedOut",
     "LivelockCleared",
     "LivelockWarning",
     "LoopBlockedWarning",
@@ -31,6 +33,8 @@ __all__ = [
     "PartitionsRevoked",
     "RebalanceStarted",
     "RevokeDrainTimeout",
+    "StopLeftUncommitted",
+    "StopStarted",
     "StreamStalledWarning",
     "WatchdogCleared",
     "WatchdogWarning",
@@ -231,6 +235,42 @@ class StreamStalledWarning(WatchdogWarning):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
+class BackPressureWarning(WatchdogWarning):
+    """A stream's buffer is full, so it paused the fetching of its partitions.
+
+    ``tps`` are the partitions it paused (every stream reading them waits too); they are
+    fetched again once it has drained to half of ``maxsize``.  ``current`` is what the
+    stream is on, usually the reason it is slow.
+    """
+
+    stream: str
+    tps: tuple[TP, ...]
+    buffered: int
+    maxsize: int
+    current: TP | None = None
+    current_offset: int | None = None
+    current_for: float | None = None
+    cause: str = "back-pressure"
+    subject: str = ""
+
+    def _default_subject(self) -> str:
+        return f"stream {self.stream}"
+
+    @property
+    def summary(self) -> str:
+        on = (
+            f"; {self.stream} on {self.current}@{self.current_offset} for {self.current_for:.1f}s"
+            if self.current is not None and self.current_for is not None
+            else ""
+        )
+        return (
+            f"back-pressure: {self.stream}'s buffer is full ({self.buffered:,}/{self.maxsize:,}): "
+            f"{compact_tps(self.tps) or 'no partition'} paused until it drains to "
+            f"{self.maxsize // 2:,}{on}"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
 class LoopBlockedWarning(WatchdogWarning):
     """The watchdog's timer woke up ``drift`` seconds late: the event loop was blocked."""
 
@@ -238,6 +278,9 @@ class LoopBlockedWarning(WatchdogWarning):
     interval: float
     suspended: bool = False
     """The whole process stood still (SIGSTOP, a paused container or VM), not only the loop."""
+    culprit: str | None = None
+    """Who ran that long, as sampled meanwhile: ``agent billing on orders[2]@1180, task
+    kconsume-agent-billing (bill) at app.py:14 in bill`` (None: not seen)."""
     cause: str = "loop-blocked"
     subject: str = "loop"
 
@@ -250,10 +293,15 @@ class LoopBlockedWarning(WatchdogWarning):
                 "have given this member's partitions to another; its next commits fail and it "
                 "rejoins"
             )
+        who = (
+            f"{self.culprit[:1].upper()}{self.culprit[1:]} ran that long without awaiting"
+            if self.culprit
+            else "Code on the loop ran that long without awaiting"
+        )
         return (
             f"event loop blocked: a {self.interval:g}s timer woke up {self.drift:.1f}s late. "
-            "Code on the loop ran that long without awaiting (time.sleep, CPU-bound work, "
-            "blocking I/O), so fetching, heartbeats and commits all waited"
+            f"{who} (time.sleep, CPU-bound work, blocking I/O), so fetching, heartbeats and "
+            "commits all waited"
         )
 
 
@@ -312,16 +360,66 @@ class RevokeDrainTimeout(WatchdogWarning):
 
 @dataclass(slots=True, frozen=True, kw_only=True)
 class MessageSkipped(EngineEvent):
-    """Someone chose to skip a message: acked without being processed."""
+    """Someone chose to skip a message: acked without being processed.
+
+    ``cancelled``: the agents whose loop body was on it; their iteration is cancelled
+    and they go on with the next message.  ``still_running``: streams whose reader is
+    on it but is no agent of the App (a task of the user's own), which kconsume cannot
+    cancel: they stay on it, and stuck, until their code returns.  ``batched``: agents on
+    a ``take()`` batch that holds it, not cancelled, since that would leave the batch's
+    other records unprocessed (an agent ``timeout`` cancels whole batches).
+    """
 
     tp: TP
     offset: int
     streams: tuple[str, ...]
+    cancelled: tuple[str, ...] = ()
+    still_running: tuple[str, ...] = ()
+    batched: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
         held = f" (held by {', '.join(self.streams)})" if self.streams else ""
-        return f"skipped {self.tp}@{self.offset}{held}: acked without processing"
+        text = f"skipped {self.tp}@{self.offset}{held}: acked without processing"
+        if self.cancelled:
+            text += (
+                f"; cancelled the handler of {', '.join(self.cancelled)} on it, "
+                "which goes on with the next message"
+            )
+        if self.still_running:
+            names = ", ".join(self.still_running)
+            text += (
+                f"; {names} still runs on it and stays stuck until its code returns "
+                "(not an agent of the app, so kconsume cannot cancel it)"
+            )
+        if self.batched:
+            names = ", ".join(self.batched)
+            text += (
+                f"; {names} still runs on a take() batch with it and stays stuck until its "
+                "code returns (cancelling it would leave the batch's other records "
+                "unprocessed)"
+            )
+        return text
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class HandlerTimedOut(EngineEvent):
+    """An agent's loop body was on one record for its ``timeout``: the iteration was
+    cancelled, the record acked unprocessed, and the agent goes on with the next one."""
+
+    agent: str
+    tp: TP
+    offset: int
+    after: float
+    timeout: float
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"agent {self.agent}: handler on {self.tp}@{self.offset} cancelled after "
+            f"{self.after:.1f}s (timeout={self.timeout:g}s); the record is acked "
+            "unprocessed and the agent goes on with the next message"
+        )
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -336,6 +434,54 @@ class DecodeError(EngineEvent):
     @property
     def summary(self) -> str:
         return f"cannot decode {self.tp}@{self.offset} for {', '.join(self.streams)}: {self.error}"
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class StopStarted(EngineEvent):
+    """``App.stop`` began.  ``held``: the records handlers are still on, which the stop
+    waits for, up to ``timeout`` seconds (nothing: it only commits and leaves).  A second
+    stop request (``request_stop``, a second Ctrl-C) ends the wait at once."""
+
+    held: dict[TP, tuple[int, ...]]
+    streams: tuple[str, ...]
+    timeout: float
+    on_for: float | None = None
+    """Seconds the longest-running of those handlers has been on its record."""
+
+    @property
+    def summary(self) -> str:
+        if not self.held:
+            return "stopping: committing and leaving the group"
+        since = f" (on it for {self.on_for:.1f}s)" if self.on_for is not None else ""
+        return (
+            f"stopping: waiting up to {self.timeout:g}s for {', '.join(self.streams)} to "
+            f"finish {_held(self.held)}{since}; stop again (Ctrl-C, q) to stop at once, "
+            "leaving it uncommitted"
+        )
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class StopLeftUncommitted(EngineEvent):
+    """The stop did not wait for these records any longer: their handlers were cancelled,
+    and they stay uncommitted, so the group consumes them again next time."""
+
+    held: dict[TP, tuple[int, ...]]
+    streams: tuple[str, ...]
+    why: str
+    """``timeout`` (``stop_drain_timeout`` passed) or ``hurried`` (a second stop request)."""
+    waited: float
+
+    @property
+    def summary(self) -> str:
+        how = (
+            f"at once (asked again after {self.waited:.1f}s)"
+            if self.why == "hurried"
+            else f"after waiting {self.waited:.1f}s"
+        )
+        return (
+            f"stopped {how} while {', '.join(self.streams) or 'a handler'} was still on "
+            f"{_held(self.held)}: it stays uncommitted and is consumed again next time"
+        )
 
 
 Subscriber = Callable[[EngineEvent], None]
@@ -372,6 +518,21 @@ class EventBus:
                 subscriber(event)
             except Exception:
                 log.exception("event subscriber %r failed on %r", subscriber, event)
+
+
+def compact_tps(tps: Iterable[TP]) -> str:
+    """``orders[0,1,3], audit[2]``: partitions grouped by topic, in order."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in sorted(tps):
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())
+
+
+def _held(held: dict[TP, tuple[int, ...]]) -> str:
+    return ", ".join(
+        f"{tp}@{offsets[0]}" if len(offsets) == 1 else f"{tp}@{list(offsets)}"
+        for tp, offsets in sorted(held.items())
+    )
 
 
 def _tps(tps: frozenset[TP]) -> str:

@@ -45,7 +45,14 @@ class PartitionSnapshot:
     stalled_for: float | None
     """Seconds the commit has not moved while work was pending (None: not stalled)."""
     livelock_warned: bool
+    """A head-of-line warning stands and a record in flight blocks the commit (it is
+    :attr:`oldest_inflight`).  Once that record is acked the flag drops at once, though
+    the warning is cleared only when the commit moves: what shows BLOCKED always has a
+    record to open (``b``) or skip (``s``)."""
     paused: bool
+    paused_by: tuple[str, ...] = ()
+    """Why it is paused: names of the streams whose full buffer paused it (back-pressure),
+    and ``user`` for a pause asked for (``p``)."""
 
     @property
     def last_delivered(self) -> int | None:
@@ -106,8 +113,9 @@ def partition_snapshot(
         commits_ok=state.commits_ok,
         commits_failed=state.commits_failed,
         stalled_for=now - stalled_since if stalled_since is not None else None,
-        livelock_warned=livelock_warned,
+        livelock_warned=livelock_warned and oldest is not None,
         paused=bool(state.paused_by),
+        paused_by=tuple(sorted(state.paused_by)),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -109,6 +110,9 @@ class Stream:
         self._since = self._last_look = time.monotonic()
         #: The batch the reader is on (:meth:`take`); empty otherwise.
         self._batch: list[Event] = []
+        #: The reader's iterator (``async for`` or :meth:`take`), for :meth:`reader`;
+        #: weak, so that an iterator left by a ``break`` is still finalized (and acks).
+        self._reader: weakref.ref[AsyncGenerator[object, None]] | None = None
 
     def __repr__(self) -> str:
         return f"<Stream {self.name} topics={list(self.topics)}>"
@@ -227,7 +231,23 @@ class Stream:
 
     # -- the reader's side ---------------------------------------------------
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[Event]:
+        reader = self._events()
+        if not self._iterating:
+            self._reader = weakref.ref(reader)
+        return reader
+
+    def reader(self) -> AsyncGenerator[object, None] | None:
+        """The reader's iterator (``async for`` or :meth:`take`) while it lives.
+
+        Caller: the App's agent runner, which holds it when it cancels a loop body (time
+        limit, skip) and then closes it (``aclose()``), as a ``break`` would: its
+        ``finally`` releases, and so acks, the message or batch the body was on, and the
+        agent can start a new ``async for`` over this stream.
+        """
+        return self._reader() if self._reader is not None else None
+
+    async def _events(self) -> AsyncGenerator[Event, None]:
         if self._iterating:
             raise RuntimeError(
                 f"stream {self.name!r} already has a reader; declare another stream "
@@ -261,7 +281,7 @@ class Stream:
         finally:
             self._iterating = False
 
-    async def take(self, max_: int, within: float) -> AsyncGenerator[list[Event], None]:
+    def take(self, max_: int, within: float) -> AsyncGenerator[list[Event], None]:
         """Iterate in batches: lists of up to ``max_`` events, as Faust's ``Stream.take``.
 
         A batch is yielded once it holds ``max_`` events, or ``within`` seconds after its
@@ -270,6 +290,12 @@ class Stream:
         no offset of a batch is committed before the batch was processed.  Like ``async
         for event in stream``, one reader at a time.
         """
+        reader = self._batches(max_, within)
+        if not self._iterating:
+            self._reader = weakref.ref(reader)
+        return reader
+
+    async def _batches(self, max_: int, within: float) -> AsyncGenerator[list[Event], None]:
         if max_ < 1:
             raise ValueError("take() needs max_ >= 1")
         if self._iterating:

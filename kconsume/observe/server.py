@@ -44,7 +44,7 @@ from ..engine.events import (
 )
 from ..engine.observing import ObserveConfigError, ObserveSettings
 from ..engine.types import TP
-from ..tail.source import SourceState, SourceStatus
+from ..tail.source import SourceState, SourceStatus, backpressure
 from .controls import AppControls
 from .metrics import EngineCollector, RateMeter
 from .wire import encode_event, encode_snapshot, encode_status
@@ -77,7 +77,8 @@ def app_status(app: App, paused: bool) -> SourceStatus:
         reason = app.crash_reason
         return SourceStatus(SourceState.FAILED, f"{type(reason).__name__}: {reason}")
     if app.stop_requested:
-        return SourceStatus(SourceState.STOPPING, "finishing, committing, leaving the group")
+        progress = app.stop_progress() or "finishing, committing, leaving the group"
+        return SourceStatus(SourceState.STOPPING, progress)
     if not app.running:
         return SourceStatus(SourceState.STARTING, f"connecting to {app.transport.url}")
     if paused:
@@ -86,6 +87,9 @@ def app_status(app: App, paused: bool) -> SourceStatus:
         return SourceStatus(SourceState.REBALANCING)
     if app.consumer.group_id is not None and app.consumer.driver.generation is None:
         return SourceStatus(SourceState.REBALANCING, "joining the group")
+    pressure = backpressure(app.snapshot())
+    if pressure is not None:
+        return SourceStatus(SourceState.BACKPRESSURE, pressure)
     return SourceStatus(SourceState.CONSUMING)
 
 

@@ -12,6 +12,8 @@ from ..engine.events import (
     CommitCompleted,
     CommitStarted,
     EngineEvent,
+    StopLeftUncommitted,
+    StopStarted,
     WatchdogCleared,
     WatchdogWarning,
 )
@@ -24,12 +26,25 @@ async def run_headless(app: App, *, every: float = 3.0, out: TextIO = sys.stdout
     """Run ``app`` until cancelled or an agent fails (its exception is raised).
 
     Every ``every`` seconds a progress table goes to ``out``; engine events as they
-    happen; the watchdog's warnings and clearances are log lines on stderr.
+    happen; the watchdog's warnings and clearances are log lines on stderr.  Once the
+    stop starts (Ctrl-C) the tables end and the stop says what it waits for; a second
+    Ctrl-C stops at once, cleanly (the group is left, the clients closed), and the
+    records still being processed are logged as uncommitted.
     """
 
+    reporter: asyncio.Task[None] | None = None
+
     def show(event: EngineEvent) -> None:
-        quiet = CommitStarted | CommitCompleted | WatchdogWarning | WatchdogCleared
-        if not isinstance(event, quiet):
+        if isinstance(event, StopStarted) and reporter is not None:
+            reporter.cancel()  # no more progress tables: the stop says what it waits for
+        quiet = (
+            CommitStarted
+            | CommitCompleted
+            | WatchdogWarning
+            | WatchdogCleared
+            | StopLeftUncommitted
+        )
+        if not isinstance(event, quiet):  # warnings are log lines on stderr already
             print(format_event(event), file=out, flush=True)
 
     unsubscribe = app.events.subscribe(show)

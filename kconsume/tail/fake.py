@@ -36,6 +36,7 @@ from .source import (
     Notice,
     SourceState,
     SourceStatus,
+    backpressure,
     blocked_longest,
     holders,
 )
@@ -101,6 +102,9 @@ class ScriptedSource:
         self.skips: list[tuple[TP, int]] = []
         self.can_skip = allow_skip
         self.state = SourceState.CONSUMING
+        #: Billing's full buffer pauses every partition (3,596 of 4,096 buffered).
+        self.backpressure = False
+        self._last: EngineSnapshot | None = None
         self.partitions = {
             0: _Partition(committed=1190, delivered_end=1200, highwater=1200, inflight_from=1198),
             1: _Partition(committed=1210, delivered_end=1210, highwater=1210, inflight_from=1210),
@@ -206,6 +210,9 @@ class ScriptedSource:
             return SourceStatus(SourceState.STOPPED)
         if self._paused:
             return SourceStatus(SourceState.PAUSED, "p resumes")
+        pressure = backpressure(self._last) if self.state is SourceState.CONSUMING else None
+        if pressure is not None:
+            return SourceStatus(SourceState.BACKPRESSURE, pressure)
         return SourceStatus(self.state)
 
     @property
@@ -233,10 +240,10 @@ class ScriptedSource:
             self._stream(
                 "billing",
                 self.processed["billing"],
-                buffer_depth=sum(
-                    p.delivered_end - p.inflight_from for p in self.partitions.values()
-                )
-                - 1,
+                buffer_depth=3596
+                if self.backpressure
+                else sum(p.delivered_end - p.inflight_from for p in self.partitions.values()) - 1,
+                paused=self.backpressure,
                 current=TP(self.topic, 2),
                 current_offset=1180,
                 current_for=42.5,
@@ -244,7 +251,7 @@ class ScriptedSource:
             ),
             self._stream("tail", self.processed["tail"], key_codec="auto"),
         )
-        return EngineSnapshot(
+        self._last = EngineSnapshot(
             at=self.at,
             group_id=self.group,
             generation=1 if self.group else None,
@@ -254,6 +261,7 @@ class ScriptedSource:
             partitions=partitions,
             streams=streams,
         )
+        return self._last
 
     def _partition(self, tp: TP, p: _Partition) -> PartitionSnapshot:
         inflight = p.delivered_end - p.inflight_from
@@ -275,7 +283,9 @@ class ScriptedSource:
             commits_failed=p.commits_failed,
             stalled_for=p.blocked_for,
             livelock_warned=p.blocked_for is not None,
-            paused=self._paused or p.paused,
+            paused=self._paused or p.paused or self.backpressure,
+            paused_by=(("billing",) if self.backpressure else ())
+            + (("user",) if self._paused or p.paused else ()),
         )
 
     def _stream(
@@ -289,6 +299,7 @@ class ScriptedSource:
         current_offset: int | None = None,
         current_for: float | None = None,
         held_offsets: dict[TP, int] | None = None,
+        paused: bool = False,
     ) -> StreamSnapshot:
         return StreamSnapshot(
             name=name,
@@ -297,7 +308,7 @@ class ScriptedSource:
             value_codec="json" if name != "tail" else "auto",
             buffer_depth=buffer_depth,
             buffer_maxsize=4096,
-            paused=False,
+            paused=paused,
             processed=processed,
             decode_errors=1 if name != "tail" else 0,
             prefiltered=0,

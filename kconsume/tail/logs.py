@@ -3,9 +3,11 @@
 A full-screen dashboard cannot let log lines land on stderr (they would tear through
 the screen), so while it runs the root logger's handlers are swapped for one that
 turns records into :class:`~kconsume.tail.source.Notice` events.  The engine's own
-warnings about commits and livelocks are left out: the engine publishes those as
-events already.  Repeats of one message within ``quiet_for`` seconds are dropped
-(a client retrying a dead broker logs the same line many times a second).
+warnings about commits and livelocks are left out, and so is every record logged with
+``extra={"kconsume_event": True}`` (a skip, a handler time limit): the engine publishes
+those as events already, and Events would list them twice.  Repeats of one message
+within ``quiet_for`` seconds are dropped (a client retrying a dead broker logs the same
+line many times a second).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class NoticeHandler(logging.Handler):
         self._recent: dict[tuple[str, object], float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "kconsume_event", False):
+            return  # published as an engine event too
         if record.levelno < logging.ERROR and record.name.startswith(_EVENT_LOGGERS):
             return
         key = (record.name, record.msg)

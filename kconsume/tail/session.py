@@ -33,7 +33,15 @@ from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from ..schemas import SchemaSettings
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
-from .source import BlockingRecord, Level, Notice, SourceState, SourceStatus, blocked_longest
+from .source import (
+    BlockingRecord,
+    Level,
+    Notice,
+    SourceState,
+    SourceStatus,
+    backpressure,
+    blocked_longest,
+)
 
 __all__ = ["TailSession", "broker_connected"]
 
@@ -334,7 +342,12 @@ class TailSession:
         if self._stopped:
             return SourceStatus(SourceState.STOPPED)
         if self._stopping:
-            return SourceStatus(SourceState.STOPPING, "finishing, committing, leaving the group")
+            progress = self.app.stop_progress() if self.app is not None else ""
+            if progress.startswith("waiting"):
+                progress += "; q again stops now"
+            return SourceStatus(
+                SourceState.STOPPING, progress or "finishing, committing, leaving the group"
+            )
         if self._unreachable is not None:
             return SourceStatus(SourceState.UNREACHABLE, self._unreachable)
         app = self.app
@@ -352,6 +365,9 @@ class TailSession:
                 return SourceStatus(SourceState.REBALANCING, "joining the group")
             if not snapshot.partitions:
                 return SourceStatus(SourceState.CONSUMING, "no partitions assigned")
+            pressure = backpressure(snapshot)
+            if pressure is not None:
+                return SourceStatus(SourceState.BACKPRESSURE, pressure)
         return SourceStatus(SourceState.CONSUMING)
 
     @property

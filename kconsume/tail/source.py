@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from ..engine.events import EngineEvent
+from ..engine.events import EngineEvent, compact_tps
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import TP, Event, Message
 from .buffer import TailBuffer
@@ -24,6 +24,7 @@ __all__ = [
     "Notice",
     "SourceState",
     "SourceStatus",
+    "backpressure",
     "blocked_longest",
     "holders",
 ]
@@ -35,6 +36,7 @@ class SourceState(StrEnum):
     REBALANCING = "rebalancing"
     UNREACHABLE = "broker unreachable"
     PAUSED = "paused"
+    BACKPRESSURE = "back-pressure"
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
@@ -82,6 +84,27 @@ class BlockingRecord:
     @property
     def offset(self) -> int:
         return self.event.message.offset
+
+
+def backpressure(snapshot: EngineSnapshot | None) -> str | None:
+    """Why partitions are paused by a full stream buffer, for the status line (None: none).
+
+    Short, so that the status line's other values still fit: each stream whose buffer is
+    full, its buffer and the partitions it paused (the ``back-pressure`` event says what
+    the stream is on, and until when).  A pause the user asked for (``p``) is not
+    back-pressure.
+    """
+    if snapshot is None:
+        return None
+    reasons = []
+    for s in snapshot.streams:
+        if s.paused:
+            tps = [p.tp for p in snapshot.partitions if s.name in p.paused_by]
+            reasons.append(
+                f"{s.name} full ({s.buffer_depth:,}/{s.buffer_maxsize:,}): "
+                f"{compact_tps(tps) or 'its partitions'} paused"
+            )
+    return "; ".join(reasons) or None
 
 
 def blocked_longest(snapshot: EngineSnapshot | None) -> tuple[TP, int] | None:
@@ -141,7 +164,11 @@ class DashboardSource(Protocol):
         """Commit what is committable now; returns what happened, for people."""
 
     async def stop(self) -> None:
-        """Stop consuming: finish what streams are on, commit, leave the group."""
+        """Stop consuming: finish what streams are on, commit, leave the group.
+
+        Called again while stopping, it stops at once: what is still being processed
+        stays uncommitted.
+        """
 
     def blocking_record(self) -> BlockingRecord | None:
         """The message blocking the commit of the partition blocked longest (None: none)."""

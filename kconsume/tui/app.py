@@ -353,10 +353,18 @@ class DashboardApp(App[None]):
             self.screen.focus_next()
 
     async def action_quit(self) -> None:
+        """``q``: stop the source (commit, leave the group), then close.  Pressed again
+        while it stops, the stop no longer waits for handlers still on a record."""
         if self._quitting:
+            self._hurry_stop()
             return
         self._quitting = True
         self._stop_and_exit()
+
+    @work(group="quit-now", exclusive=True)
+    async def _hurry_stop(self) -> None:
+        self.notify("stopping now: records still being processed stay uncommitted")
+        await self.source.stop()
 
     @work(group="quit", exclusive=True)
     async def _stop_and_exit(self) -> None:

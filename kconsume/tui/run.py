@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..consume import ConsumeOptions
 from ..demo.run import DemoSettings, demo_app
+from ..engine.events import EngineEvent, StopLeftUncommitted
 from ..groups.monitor import GroupsMonitor
 from ..observe.remote import RemoteSource
 from ..tail.buffer import DEFAULT_BUFFER_SIZE
@@ -17,7 +19,13 @@ from ..tail.source import SourceState
 from .app import DashboardApp
 from .themes import DEFAULT_THEME
 
-__all__ = ["run_demo_dashboard", "run_remote", "run_session", "run_tail"]
+__all__ = [
+    "print_left_uncommitted",
+    "run_demo_dashboard",
+    "run_remote",
+    "run_session",
+    "run_tail",
+]
 
 
 async def run_session(
@@ -26,24 +34,49 @@ async def run_session(
     theme: str | Path = DEFAULT_THEME,
     quit_after: float | None = None,
     broker_settings: dict[str, Any] | None = None,
+    stderr: TextIO | None = None,
 ) -> str | None:
     """Run ``session`` under the dashboard until the user quits (or ``quit_after`` seconds).
 
     Log records go to the Events panel while the dashboard owns the terminal.  The
     session is stopped (commit, leave the group) before this returns, whatever ends
     the dashboard.  Returns why the engine failed, if it did.  ``broker_settings``
-    (security, client settings) are used by the groups screen (``g``) too.
+    (security, client settings) are used by the groups screen (``g``) too.  Records the
+    stop left uncommitted (handlers still on them) are printed to ``stderr`` once the
+    screen has closed.
     """
 
     def groups() -> GroupsMonitor:
         return GroupsMonitor(session.broker, broker_settings)
 
     app = DashboardApp(session, theme=theme, quit_after=quit_after, freeze_gc=True, groups=groups)
-    with capture_logs(session.notify):
-        async with session:
-            await app.run_async()
+    left: list[EngineEvent] = []
+
+    def keep(event: EngineEvent) -> None:
+        if isinstance(event, StopLeftUncommitted):
+            left.append(event)
+
+    unsubscribe = session.subscribe(keep)
+    try:
+        with capture_logs(session.notify):
+            async with session:
+                await app.run_async()
+    finally:
+        unsubscribe()
+        print_left_uncommitted(left, stderr or sys.stderr)
     status = session.status
     return status.detail if status.state is SourceState.FAILED else None
+
+
+def print_left_uncommitted(events: list[EngineEvent], out: TextIO) -> None:
+    """Print the stop's ``StopLeftUncommitted`` events, one line each.
+
+    Caller: :func:`run_session`, once the screen has closed: the Events panel that listed
+    them is gone with it, and these records are what the next run consumes again.
+    """
+    for event in events:
+        if isinstance(event, StopLeftUncommitted):
+            print(f"kconsume: {event.summary}", file=out, flush=True)
 
 
 async def run_tail(

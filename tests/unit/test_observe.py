@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kconsume import App
 from kconsume.engine import (
     TP,
+    BackPressureWarning,
     CommitCompleted,
     CommitFailed,
     CommitFailingWarning,
@@ -25,6 +26,7 @@ from kconsume.engine import (
     DecodeError,
     EngineEvent,
     FetchStalledWarning,
+    HandlerTimedOut,
     LivelockCleared,
     LivelockWarning,
     LoopBlockedWarning,
@@ -33,6 +35,8 @@ from kconsume.engine import (
     PartitionsRevoked,
     RebalanceStarted,
     RevokeDrainTimeout,
+    StopLeftUncommitted,
+    StopStarted,
     StreamStalledWarning,
     WatchdogCleared,
 )
@@ -101,11 +105,24 @@ def test_snapshots_and_every_event_type_come_back_as_they_went() -> None:
             stream="x", waiting=4, stalled_for=1.0, current=A0, current_offset=3, current_for=1.5
         ),
         LoopBlockedWarning(drift=2.0, interval=1.0, suspended=True),
+        BackPressureWarning(
+            stream="x",
+            tps=(A0, B0),
+            buffered=8,
+            maxsize=8,
+            current=A0,
+            current_offset=3,
+            current_for=2.0,
+        ),
         FetchStalledWarning(tp=A0, position=3, highwater=9, stalled_for=31.0),
         CommitFailingWarning(tp=A0, failures=3, error="boom"),
         RevokeDrainTimeout(held={A0: (3, 4)}, timeout=10.0),
         WatchdogCleared(cause="loop-blocked", subject="loop"),
         MessageSkipped(tp=A0, offset=3, streams=("x",)),
+        MessageSkipped(tp=A0, offset=4, streams=("x", "y"), cancelled=("x",), still_running=("y",)),
+        HandlerTimedOut(agent="x", tp=A0, offset=6, after=30.2, timeout=30.0),
+        StopStarted(held={A0: (3,)}, streams=("x",), timeout=10.0, on_for=42.0),
+        StopLeftUncommitted(held={A0: (3, 4)}, streams=("x",), why="hurried", waited=1.5),
         DecodeError(tp=A0, offset=5, streams=("x",), error="bad json"),
         Notice(text="hello", level="warning"),
     ]

@@ -18,9 +18,11 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from ...engine.events import (
+    BackPressureWarning,
     CommitFailed,
     DecodeError,
     EngineEvent,
+    HandlerTimedOut,
     LivelockCleared,
     LivelockWarning,
     MessageSkipped,
@@ -28,6 +30,8 @@ from ...engine.events import (
     PartitionsRevoked,
     RebalanceStarted,
     RevokeDrainTimeout,
+    StopLeftUncommitted,
+    StopStarted,
 )
 from ...tail.lines import format_clock
 from ...tail.source import Notice
@@ -50,6 +54,14 @@ def event_kind(event: EngineEvent) -> tuple[str, str]:
         return "commit", "error"
     if isinstance(event, MessageSkipped):
         return "skipped", "warning"
+    if isinstance(event, HandlerTimedOut):
+        return "timeout", "warning"
+    if isinstance(event, BackPressureWarning):
+        return "pressure", "warning"
+    if isinstance(event, StopStarted):
+        return "stopping", "info"
+    if isinstance(event, StopLeftUncommitted):
+        return "stopped", "warning"
     if isinstance(event, DecodeError):
         return "decode", "warning"
     if isinstance(event, RevokeDrainTimeout):

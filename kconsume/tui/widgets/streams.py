@@ -21,6 +21,14 @@ from .table import Column, LineTable, cells
 __all__ = ["StreamsTable"]
 
 
+def buffer_cell(s: StreamSnapshot) -> str:
+    """Depth/size, and ``P`` while the full buffer pauses the stream's partitions.
+
+    Never cut: the column is as wide as its widest cell.
+    """
+    return f"{s.buffer_depth:,}/{s.buffer_maxsize:,}" + (" P" if s.paused else "")
+
+
 class StreamsTable(LineTable[StreamSnapshot]):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "streams-table--header",
@@ -41,10 +49,11 @@ class StreamsTable(LineTable[StreamSnapshot]):
     def _columns(self) -> tuple[Column, ...]:
         name = max([8, *(len(self._label(s)) for s in self.rows)])
         topics = max([8, *(len(", ".join(s.topics)) for s in self.rows)])
+        buffer = max([11, *(len(buffer_cell(s)) for s in self.rows)])
         return (
             Column("stream", min(name, 28), "<"),
             Column("topics", min(topics, 30), "<"),
-            Column("buffer", 11),
+            Column("buffer", buffer),
             Column("processed", 11),
             Column("msg/s", 7),
             Column("on message", 20, "<"),
@@ -77,7 +86,7 @@ class StreamsTable(LineTable[StreamSnapshot]):
         values = [
             self._label(s),
             ", ".join(s.topics),
-            f"{s.buffer_depth:,}/{s.buffer_maxsize:,}" + (" P" if s.paused else ""),
+            buffer_cell(s),
             format_number(s.processed),
             "-" if rate is None else f"{rate:,.0f}",
             on,
