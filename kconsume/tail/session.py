@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -45,6 +46,10 @@ USER = "user"
 REPLAYED = 50
 #: Filter errors reported one by one before they are only counted.
 SHOWN_FILTER_ERRORS = 3
+#: Seconds between two asks for the partitions' log ends (ListOffsets): the engine
+#: learns the highwater from its fetches only, and a paused partition, or one with
+#: nothing new, is not fetched.
+ENDS_INTERVAL = 1.0
 
 Subscriber = Callable[[EngineEvent], None]
 
@@ -136,6 +141,10 @@ class TailSession:
         self._wakeup: asyncio.Event | None = None
         self._filter_errors_shown = 0
         self._history: deque[EngineEvent] = deque(maxlen=REPLAYED)
+        self._connected = False
+        #: The log ends the broker listed last (see :data:`ENDS_INTERVAL`).
+        self._listed_ends: dict[TP, int] = {}
+        self.ends_interval = ENDS_INTERVAL
 
     # -- construction ---------------------------------------------------------------
 
@@ -200,6 +209,19 @@ class TailSession:
         await self.stop()
 
     @property
+    def failure(self) -> str | None:
+        """Why the session did not do its job, once it has stopped: the engine failed, or
+        it never reached the broker (the user quit while it was unreachable or still
+        connecting).  None when it ran and was stopped by request."""
+        if self._failed is not None:
+            return self._failed
+        if self._connected:
+            return None
+        if self._unreachable is not None:
+            return self._unreachable
+        return f"gave up connecting to a Kafka broker at {self.broker}: no answer yet"
+
+    @property
     def done(self) -> bool:
         """True once the engine has stopped (by request or because it failed)."""
         return self._stopped
@@ -241,6 +263,8 @@ class TailSession:
                 self._fail(str(exc))
                 return True
             started = True
+            self._connected = True
+            ends = asyncio.create_task(self._list_ends(app), name="kconsume-tail-ends")
             if self._unreachable is not None:
                 self.notify(f"connected to {self.broker}", "success")
             self._unreachable = None
@@ -256,6 +280,9 @@ class TailSession:
             return True
         finally:
             if started:
+                ends.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ends
                 self._stopping = True
                 self._last = app.snapshot()
                 try:
@@ -267,6 +294,40 @@ class TailSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             unsubscribe()
+
+    async def _list_ends(self, app: App) -> None:
+        """Ask the broker for the assigned partitions' log ends every
+        :attr:`ends_interval` seconds, so a paused partition, or one with nothing new,
+        still shows its highwater and lag (the engine learns them from fetches only)."""
+        driver = app.consumer.driver
+        while True:
+            tps = app.consumer.assignment()
+            if tps:
+                try:
+                    listed = await driver.listed_end_offsets(tps)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the next round asks again
+                    log.debug("listing the log ends failed: %r", exc)
+                else:
+                    self._listed_ends = {tp: listed[tp] for tp in tps if tp in listed}
+            await asyncio.sleep(self.ends_interval)
+
+    def _with_listed_ends(self, snapshot: EngineSnapshot) -> EngineSnapshot:
+        """``snapshot`` with the highwater the broker listed where it is ahead of what the
+        engine's fetches reported, and the lag recomputed from it."""
+        listed = self._listed_ends
+        if not listed:
+            return snapshot
+        partitions = []
+        for p in snapshot.partitions:
+            end = listed.get(p.tp)
+            if end is not None and (p.highwater is None or end > p.highwater):
+                base = p.committed if p.committed is not None else p.delivered_end
+                lag = max(0, end - base) if base is not None else p.lag
+                p = dataclasses.replace(p, highwater=end, lag=lag)
+            partitions.append(p)
+        return dataclasses.replace(snapshot, partitions=tuple(partitions))
 
     async def _sleep(self, seconds: float) -> None:
         wakeup = self._wakeup
@@ -365,7 +426,7 @@ class TailSession:
     def snapshot(self) -> EngineSnapshot | None:
         app = self.app
         if app is not None and self._running and not self._stopping:
-            self._last = app.snapshot()
+            self._last = self._with_listed_ends(app.snapshot())
         return self._last
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

@@ -13,7 +13,6 @@ from ..observe.remote import RemoteSource
 from ..tail.buffer import DEFAULT_BUFFER_SIZE
 from ..tail.logs import capture_logs
 from ..tail.session import TailSession
-from ..tail.source import SourceState
 from .app import DashboardApp
 from .themes import DEFAULT_THEME
 
@@ -31,7 +30,8 @@ async def run_session(
 
     Log records go to the Events panel while the dashboard owns the terminal.  The
     session is stopped (commit, leave the group) before this returns, whatever ends
-    the dashboard.  Returns why the engine failed, if it did.  ``broker_settings``
+    the dashboard.  Returns why the engine failed, if it did, or why it never reached
+    the broker if the user quit before it did (exit 1, as ``consume``).  ``broker_settings``
     (security, client settings) are used by the groups screen (``g``) too.
     """
 
@@ -42,8 +42,7 @@ async def run_session(
     with capture_logs(session.notify):
         async with session:
             await app.run_async()
-    status = session.status
-    return status.detail if status.state is SourceState.FAILED else None
+    return session.failure
 
 
 async def run_tail(

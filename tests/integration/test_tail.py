@@ -28,11 +28,11 @@ FAST_GROUP = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 
 
 def options(broker: Broker, topic: str, group: str | None, **kwargs: object) -> ConsumeOptions:
+    kwargs.setdefault("offset", StartAt("beginning"))
     return ConsumeOptions(
         [topic],
         broker=broker.url,
         group=group,
-        offset=StartAt("beginning"),
         commit_interval=0.2,
         broker_settings=dict(FAST_GROUP) if group else {},
         **kwargs,  # type: ignore[arg-type]
@@ -214,3 +214,63 @@ async def test_run_dashboard_skips_the_blocking_record(
     finally:
         release.set()
     assert (await group_committed(broker, group, topic))[1] == 10
+
+
+async def test_paused_partitions_keep_their_highwater_and_lag_moving(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """The engine learns the highwater from fetches, and a paused partition is not
+    fetched: the session asks the broker for the log ends itself."""
+    await produce(topic, 6)
+    group = f"tail-{topic}"
+    session = TailSession.from_options(options(broker, topic, group))
+    session.ends_interval = 0.1
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        table = app.query_one(PartitionsTable)
+        await wait_for(
+            lambda: [p.committed for p in table.rows] == [2, 2, 2], 20, "everything committed"
+        )
+        await pilot.press("p")
+        await wait_for(lambda: all(p.paused for p in table.rows), 10, "paused")
+        for i in range(6, 9):  # one batch each: Tansu lists the end of the last batch
+            await produce(topic, 1, start=i)
+        await wait_for(
+            lambda: [(p.highwater, p.lag) for p in table.rows] == [(3, 1), (3, 1), (3, 1)],
+            10,
+            "the highwater and lag of the paused partitions",
+        )
+        assert all(p.paused and p.committed == 2 for p in table.rows)
+
+
+async def test_after_a_restart_a_partition_with_nothing_new_shows_its_highwater(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """A group that committed everything starts again, paused (as a session that
+    reconnects while paused does): nothing is fetched, yet the highwater and lag are
+    known at once."""
+    await produce(topic, 3, partition=0)
+    group = f"tail-{topic}"
+    first = TailSession.from_options(options(broker, topic, group))
+    async with first:
+        await wait_for(
+            lambda: (s := first.snapshot()) is not None
+            and [p.committed for p in s.partitions][:1] == [3],
+            20,
+            "the first run committed everything",
+        )
+    assert await group_committed(broker, group, topic) == {0: 3, 1: 0, 2: 0}
+    for i in (3, 4):  # one batch each: Tansu lists the end of the last batch
+        await produce(topic, 1, partition=0, start=i)
+    session = TailSession.from_options(options(broker, topic, group))
+    session.ends_interval = 0.1
+    session.set_paused(True)
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)):
+        table = app.query_one(PartitionsTable)
+        await wait_for(
+            lambda: [(p.committed, p.highwater, p.lag) for p in table.rows]
+            == [(3, 5, 2), (0, 0, 0), (0, 0, 0)],
+            20,
+            "the highwater of partitions with nothing new",
+        )
