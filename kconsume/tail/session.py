@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..consume.connection import broker_connected
 from ..consume.decoding import output_codec
 from ..consume.filters import USER_CODE_ERRORS, Script, load_script, make_prefilter
 from ..consume.record import ConsumedRecord
@@ -52,22 +53,6 @@ SHOWN_FILTER_ERRORS = 3
 ENDS_INTERVAL = 1.0
 
 Subscriber = Callable[[EngineEvent], None]
-
-
-def broker_connected(app: App) -> bool | None:
-    """Whether the app's Kafka client has a live connection to any broker (None: unknown).
-
-    Reads aiokafka's connection table, which the engine does not expose: a best
-    effort for the dashboard's "broker unreachable" state, never used for decisions.
-    """
-    client = getattr(getattr(app.consumer.driver, "client", None), "_client", None)
-    conns = getattr(client, "_conns", None)
-    if not isinstance(conns, dict):
-        return None
-    try:
-        return any(conn.connected() for conn in conns.values())
-    except Exception:
-        return None
 
 
 def combine_where(expressions: Sequence[str]) -> str | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import orjson
@@ -512,3 +515,50 @@ def test_a_filter_that_calls_exit_is_a_filter_error_not_a_silent_exit_0(
     strict = consume(broker, orders, "-o", "beginning", "-e", "--script", str(script), "--strict")
     assert strict.returncode == 1, strict.stderr
     assert "SystemExit" in strict.stderr and "Traceback" not in strict.stderr
+
+
+async def test_a_lost_broker_is_one_line_of_kconsume_not_the_clients_log(
+    make_broker: Callable[[], AbstractContextManager[Broker]],
+) -> None:
+    """aiokafka logs an ERROR line for every retry (several a second): kconsume says
+    once that the broker is gone, in its own words, and nothing else."""
+    with make_broker() as own:
+        await create_topics(own.url, {"lost": 1})
+        client = producer(own.url)
+        await client.start()
+        try:
+            for i in range(3):
+                await client.send_and_wait("lost", str(i).encode(), partition=0)
+        finally:
+            await client.stop()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kconsume", "consume", "-b", own.bootstrap, "lost",
+             "-o", "beginning", "-g", "lost-group", *FAST_GROUP],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+        reader.start()
+        try:
+            assert len([proc.stdout.readline() for _ in range(3)]) == 3
+            own.stop()
+            await wait_for(
+                lambda: any("lost the connection" in line for line in err), 30, "the lost line"
+            )
+            proc.send_signal(signal.SIGINT)
+            assert await asyncio.to_thread(proc.wait, 60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(10)
+            proc.stdout.close()
+            proc.stderr.close()
+    said = [line for line in err if line.strip()]
+    assert said[0] == (
+        f"kconsume: lost the connection to the Kafka broker at {own.bootstrap}; "
+        "retrying until it is back\n"
+    ), said
+    assert [line for line in said if "aiokafka" in line or "ERROR" in line] == [], said
+    assert said[1:] == [said[-1]] and said[-1].startswith("kconsume: scanned 3"), said
