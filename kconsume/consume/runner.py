@@ -21,6 +21,7 @@ from ..engine import App, Event, Message, StartAt, Stream
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from ..schemas import SchemaSettings
+from .connection import quiet_client_logs, watch_connection
 from .decoding import Undecodable, output_codec
 from .ends import PartitionEnds
 from .filters import (
@@ -34,7 +35,6 @@ from .filters import (
 from .output import Formatter, make_formatter
 from .record import ConsumedRecord
 from .stats import Stats
-from .connection import quiet_client_logs, watch_connection
 
 __all__ = ["ConsumeFailedError", "ConsumeOptions", "FilterFailedError", "engine_app", "run_consume"]
 

@@ -24,6 +24,7 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_number",
+    "format_offset",
     "format_timestamp",
     "header_pairs",
     "message_line",
@@ -199,5 +200,11 @@ def format_age(seconds: float | None) -> str:
 
 
 def format_number(value: int | None) -> str:
-    """An offset or count with thousands separators; ``-`` for None."""
+    """A count with thousands separators; ``-`` for None."""
     return "-" if value is None else f"{value:,}"
+
+
+def format_offset(value: int | None) -> str:
+    """An offset as ``-o`` takes it and the message list shows it (no separators);
+    ``-`` for None."""
+    return "-" if value is None else str(value)

@@ -464,8 +464,10 @@ class TailSession:
         )
 
     def set_filter(self, expression: str | None) -> None:
-        self.buffer.set_filter(expression)
+        # Counted from here: the messages already in the buffer are filtered again now,
+        # and their errors are the first ones shown (once).
         self._filter_errors_shown = 0
+        self.buffer.set_filter(expression)
         text = self.buffer.expression
         self.notify(f"filter: {text}" if text else "filter cleared")
 

@@ -34,6 +34,7 @@ from ..engine.snapshot import EngineSnapshot
 from ..engine.types import Event
 from ..groups.monitor import GroupsMonitor, GroupsSource
 from ..tail.rates import RateMeter
+from ..tail.ribbon import LEGEND
 from ..tail.source import BlockingRecord, DashboardSource
 from .messages import EngineEventsPending
 from .screens import FilterScreen, GroupsScreen, HelpScreen, MessageScreen, SkipScreen
@@ -126,6 +127,8 @@ class DashboardApp(App[None]):
         self._inbox_posted = False
         self._unsubscribe: Callable[[], None] | None = None
         self._quitting = False
+        #: The widget that had the focus when its panel (by number) was hidden.
+        self._focus_lost_with: dict[int, Widget] = {}
         self.quit_after = quit_after
         self.freeze_gc = freeze_gc
         self.theme = base_theme(self.theme_file)
@@ -151,11 +154,7 @@ class DashboardApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(
-            PartitionsTable
-        ).border_subtitle = (
-            "ribbon: committed → █ acked ▒ in flight ▓ blocking ░ not delivered → highwater"
-        )
+        self.query_one(PartitionsTable).border_subtitle = f"ribbon: {LEGEND}"
         self.query_one(PartitionsTable).has_group = self.source.group is not None
         self._unsubscribe = self.source.subscribe(self._on_source_event)
         self.query_one(MessageLog).focus()
@@ -350,7 +349,13 @@ class DashboardApp(App[None]):
         panel.display = not panel.display
         focused = self.focused
         if not panel.display and focused is not None and panel in focused.ancestors_with_self:
+            self._focus_lost_with[number] = focused  # given back when the panel is shown
             self.screen.focus_next()
+        elif panel.display and (widget := self._focus_lost_with.pop(number, None)) is not None:
+            widget.focus()
+        # Without the Messages panel, the Events panel takes the room (CSS).
+        messages, _ = PANELS[4]
+        self.set_class(not self.query_one(f"#{messages}").display, "-messages-hidden")
 
     async def action_quit(self) -> None:
         if self._quitting:

@@ -56,7 +56,9 @@ def test_demo_opens_the_dashboard_and_quits_cleanly() -> None:
     assert "Traceback" not in proc.stderr
 
 
-def _run_in_a_terminal(args: list[str], until: bytes, keys: bytes, timeout: float = 30) -> tuple[int, str]:
+def _run_in_a_terminal(
+    args: list[str], until: bytes, keys: bytes, timeout: float = 30
+) -> tuple[int, str]:
     """Run ``kconsume ARGS`` on a pseudo-terminal (the real Textual driver), wait until the
     screen shows ``until``, type ``keys``, and return the exit code and all output."""
     import pty

@@ -254,8 +254,10 @@ async def test_after_a_restart_a_partition_with_nothing_new_shows_its_highwater(
     first = TailSession.from_options(options(broker, topic, group))
     async with first:
         await wait_for(
-            lambda: (s := first.snapshot()) is not None
-            and [p.committed for p in s.partitions][:1] == [3],
+            lambda: (
+                (s := first.snapshot()) is not None
+                and [p.committed for p in s.partitions][:1] == [3]
+            ),
             20,
             "the first run committed everything",
         )
@@ -269,8 +271,35 @@ async def test_after_a_restart_a_partition_with_nothing_new_shows_its_highwater(
     async with session, app.run_test(size=(160, 50)):
         table = app.query_one(PartitionsTable)
         await wait_for(
-            lambda: [(p.committed, p.highwater, p.lag) for p in table.rows]
-            == [(3, 5, 2), (0, 0, 0), (0, 0, 0)],
+            lambda: (
+                [(p.committed, p.highwater, p.lag) for p in table.rows]
+                == [(3, 5, 2), (0, 0, 0), (0, 0, 0)]
+            ),
             20,
             "the highwater of partitions with nothing new",
         )
+
+
+async def test_a_filter_change_lists_its_errors_once(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """The messages already there are filtered again when the filter changes: their
+    errors are the ones shown (three, then only counted), not three more afterwards."""
+    await produce(topic, 12)
+    session = TailSession.from_options(options(broker, topic, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: session.buffer.received == 12, 20, "the 12 messages")
+        await pilot.press("f", *"value['nosuch'] == 1", "enter")
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("filter: value" in line.text for line in events.lines), 10, "the filter"
+        )
+        await produce(topic, 6, start=12)
+        await wait_for(lambda: session.buffer.received == 18, 20, "the new messages")
+        await wait_for(lambda: session.buffer.filter_errors == 18, 10, "every error counted")
+        app.poll()
+        await pilot.pause()
+        failed = [line.text for line in events.lines if "the filter failed" in line.text]
+        assert len(failed) == 3, failed
+        assert "further errors are only counted" in failed[-1]

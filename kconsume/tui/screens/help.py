@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ...tail.ribbon import LEGEND
+
 __all__ = ["KEYS", "PANELS_HELP", "HelpScreen"]
 
 #: (keys, what they do), in the order the help shows them.
@@ -40,7 +42,7 @@ PANELS_HELP: tuple[tuple[str, str], ...] = (
         "2 Partitions",
         "per partition: committed offset, last delivered, highwater, lag, in flight, the "
         "oldest in flight and its age, last commit, commits ok/failed; the ribbon draws "
-        "committed → acked █ → in flight ▒ → delivered → not delivered ░ → highwater. "
+        f"{LEGEND} (▓: the offset blocking a commit the engine warned about). "
         "A BLOCKED row: the engine warned that its commit does not move.",
     ),
     (

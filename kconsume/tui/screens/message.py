@@ -46,15 +46,15 @@ def commit_position(event: Event, snapshot: EngineSnapshot | None) -> str:
     if p.committed is None:
         return "nothing committed on this partition (no group, or not yet)"
     if p.committed > m.offset:
-        return f"committed: the group's offset on {m.tp} is {p.committed:,}, past it"
+        return f"committed: the group's offset on {m.tp} is {p.committed}, past it"
     if p.oldest_inflight == m.offset:
         blocked = f" for {format_age(p.stalled_for)}" if p.stalled_for else ""
         warned = ", and the engine warned about it" if p.livelock_warned else ""
         return (
-            f"it is the oldest in flight: it holds {m.tp}'s commit at {p.committed:,}"
+            f"it is the oldest in flight: it holds {m.tp}'s commit at {p.committed}"
             f"{blocked}{warned}"
         )
-    return f"not committed yet: {m.tp} is committed up to {p.committed:,}"
+    return f"not committed yet: {m.tp} is committed up to {p.committed}"
 
 
 class MessageScreen(ModalScreen[None]):
@@ -83,7 +83,7 @@ class MessageScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         m = self.event.message
         with Vertical(id="message-dialog") as dialog:
-            title = f"{m.topic}[{m.partition}] @ {m.offset:,}"
+            title = f"{m.topic}[{m.partition}] @{m.offset}"
             dialog.border_title = f"Blocking record: {title}" if self.blocking else title
             dialog.border_subtitle = "esc closes"
             if self.blocking is not None:
@@ -96,7 +96,7 @@ class MessageScreen(ModalScreen[None]):
     @staticmethod
     def blocking_text(record: BlockingRecord) -> Text:
         """What the blocking record holds back, for how long, and who holds it."""
-        parts = [f"BLOCKING RECORD: {record.tp}@{record.offset:,} holds the partition's commit"]
+        parts = [f"BLOCKING RECORD: {record.tp}@{record.offset} holds the partition's commit"]
         if record.blocked_for is not None:
             parts.append(f"blocked for {format_age(record.blocked_for)}")
         if record.inflight_for is not None:
@@ -111,7 +111,7 @@ class MessageScreen(ModalScreen[None]):
         table = self._grid()
         table.add_row("topic", m.topic)
         table.add_row("partition", str(m.partition))
-        table.add_row("offset", f"{m.offset:,}")
+        table.add_row("offset", str(m.offset))
         stamp = format_timestamp(m.timestamp, self.tz)
         table.add_row("timestamp", f"{stamp}  ({m.timestamp} ms)" if m.timestamp >= 0 else stamp)
         table.add_row("key", short_text(self.event.key, 200))

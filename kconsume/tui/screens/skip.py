@@ -40,7 +40,7 @@ class SkipScreen(ModalScreen[bool]):
             dialog.border_title = "Skip the blocking record?"
             dialog.border_subtitle = "y / enter skips · n / esc cancels"
             yield Static(
-                f"Skip {r.tp}@{r.offset:,}? It has blocked the partition's commit{since}{held}.\n"
+                f"Skip {r.tp}@{r.offset}? It has blocked the partition's commit{since}{held}.\n"
                 "It is acked without being processed (a handler still on it finishes), "
                 "the commit moves past it, and the skip is logged with its offset.",
                 id="skip-text",
