@@ -562,3 +562,39 @@ async def test_a_lost_broker_is_one_line_of_kconsume_not_the_clients_log(
     ), said
     assert [line for line in said if "aiokafka" in line or "ERROR" in line] == [], said
     assert said[1:] == [said[-1]] and said[-1].startswith("kconsume: scanned 3"), said
+
+
+async def test_one_rendering_per_kind_of_payload(broker: Broker, topic_name: str) -> None:
+    """Bytes that are not UTF-8, a null key and a tombstone each read one way in text
+    output (pretty, templates), and ``-f raw`` writes the value's bytes as stored."""
+    await create_topics(broker.url, {topic_name: 1})
+    client = producer(broker.url)
+    await client.start()
+    try:
+        for key, value in [
+            (b"k0", b'{ "spaced" :  1 }'),  # 0: JSON, written as stored under raw
+            (None, b"\xff\x00"),  # 1: null key, binary value
+            (b"gone", None),  # 2: tombstone
+            (b"k3", b"null"),  # 3: the text "null", not a tombstone
+        ]:
+            await client.send_and_wait(topic_name, value, key=key, partition=0)
+    finally:
+        await client.stop()
+
+    raw_bytes = subprocess.run(
+        [sys.executable, "-m", "kconsume", "consume", "-b", broker.bootstrap, topic_name,
+         "-o", "beginning", "-e", "-f", "raw"],
+        capture_output=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert raw_bytes == b'{ "spaced" :  1 }\n\xff\x00\nnull\n'  # the tombstone writes nothing
+
+    tpl = consume(broker, topic_name, "-o", "beginning", "-e", "-f", "{offset} {key} {value}")
+    assert tpl.stdout.splitlines() == [
+        '0 k0 {"spaced":1}',
+        "1 (no key) base64:/wA=",
+        "2 gone (tombstone)",
+        "3 k3 null",
+    ]
+    pretty = consume(broker, topic_name, "-o", "beginning", "-e", "-f", "pretty", "--no-color")
+    assert "key (no key)" in pretty.stdout
+    assert "\nbase64:/wA=\n" in pretty.stdout and "\n(tombstone)\n" in pretty.stdout

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC
+from pathlib import Path
 
+import orjson
 import pytest
 from textual.pilot import Pilot
 
@@ -303,3 +305,44 @@ async def test_a_filter_change_lists_its_errors_once(
         failed = [line.text for line in events.lines if "the filter failed" in line.text]
         assert len(failed) == 3, failed
         assert "further errors are only counted" in failed[-1]
+
+
+async def test_the_dashboard_writes_payloads_as_consume_does_with_hex_and_save(
+    broker: Broker, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binary as ``base64:``, ``(no key)``, ``(tombstone)``; ``x`` shows the stored
+    bytes in hex, ``w`` saves the message as consume's JSON."""
+    from kconsume.admin import create_topics, producer
+    from kconsume.tui.screens import MessageScreen
+
+    await create_topics(broker.url, {topic_name: 1})
+    client = producer(broker.url)
+    await client.start()
+    try:
+        await client.send_and_wait(topic_name, b"\xff\x00ab", key=None, partition=0)
+        await client.send_and_wait(topic_name, None, key=b"gone", partition=0)
+    finally:
+        await client.stop()
+    monkeypatch.chdir(tmp_path)
+    session = TailSession.from_options(options(broker, topic_name, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        await wait_for(lambda: len(log.rows) == 2, 20, "the two messages")
+        text = " ".join(screen_text(pilot).split())
+        assert "(no key) base64:/wBhYg==" in text
+        assert "gone (tombstone)" in text
+        await pilot.press("home", "enter")
+        screen = app.screen
+        assert isinstance(screen, MessageScreen)
+        await pilot.press("x")
+        assert "00000000: ff00 6162" in screen_text(pilot)
+        await pilot.press("w")
+        saved = tmp_path / f"kconsume-{topic_name}-0-0.json"
+        await wait_for(saved.exists, 5, "the saved message")
+        doc = orjson.loads(saved.read_bytes())
+        assert doc["offset"] == 0 and doc["key"] is None
+        assert doc["value"] == "/wBhYg==" and doc["value_encoding"] == "base64"
+        await pilot.press("y")
+        assert orjson.loads(app.clipboard) == doc
+        await pilot.press("escape")

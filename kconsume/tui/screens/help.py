@@ -23,6 +23,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("/", "search the messages; n / N: next (newer) / previous (older) match"),
     ("f", "filter the messages with a --where expression; empty clears it"),
     ("enter", "open the message under the cursor (the newest while following)"),
+    ("x y w", "in a message: its value's bytes in hex; copy it as JSON; save it as JSON"),
     ("c", "commit now what is committable"),
     ("b", "open the record blocking the commit of the partition blocked longest"),
     ("s", "skip that blocking record (ack it unprocessed) after a confirmation; kconsume run"),
