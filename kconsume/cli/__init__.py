@@ -18,6 +18,7 @@ from .lag import groups_command, lag_command
 from .peek import peek_command
 from .run import run_command
 from .tail import tail_command
+from .topics import topics_command
 
 __all__ = ["app", "main"]
 
@@ -54,6 +55,7 @@ app.command("peek", cls=Command, rich_help_panel="Groups")(peek_command)
 app.command("commit", cls=Command, rich_help_panel="Groups")(commit_command)
 app.command("lag", cls=Command, rich_help_panel="Groups")(lag_command)
 app.command("groups", cls=Command, rich_help_panel="Groups")(groups_command)
+app.command("topics", cls=Command, rich_help_panel="Groups")(topics_command)
 app.command("broker", cls=Command, rich_help_panel="Local development")(broker_command)
 app.command("demo", cls=Command, rich_help_panel="Local development")(demo_command)
 
