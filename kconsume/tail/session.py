@@ -29,6 +29,7 @@ from ..consume.record import ConsumedRecord
 from ..consume.runner import ConsumeOptions, engine_app
 from ..engine import App, Event, Stream
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
+from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
@@ -96,6 +97,10 @@ class TailSession:
         """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``);
         ``schemas`` says where Avro, Protobuf and JSON Schema schemas come from."""
         self._make_app = make_app
+        #: Builds the App anew from another start position (``o``); None: cannot jump.
+        self.make_app_at: Callable[[StartAt], App] | None = None
+        self._start: StartAt | None = None
+        self._jumping = False
         self.can_skip = allow_skip
         self.broker = broker
         self.topics = tuple(topics)
@@ -139,7 +144,7 @@ class TailSession:
     ) -> TailSession:
         """A session that builds its App from ``consume`` options (``kconsume tail``)."""
 
-        return cls(
+        session = cls(
             lambda: engine_app(options),
             broker=options.broker,
             topics=options.topics,
@@ -154,6 +159,8 @@ class TailSession:
             schemas=options.schemas,
             **kwargs,
         )
+        session.make_app_at = lambda start: engine_app(dataclasses.replace(options, offset=start))
+        return session
 
     @classmethod
     def attach(cls, app: App, *, broker: str, topics: Sequence[str], **kwargs: Any) -> TailSession:
@@ -224,7 +231,11 @@ class TailSession:
 
     async def _attempt(self) -> bool:
         """One engine run; False if it should be tried again."""
-        app = self._make_app()
+        if self._start is not None and self.make_app_at is not None:
+            app = self.make_app_at(self._start)
+            self.buffer.clear()  # what the last run delivered while it stopped
+        else:
+            app = self._make_app()
         stream = app.stream(  # raw: the buffer decodes what is looked at
             *self.topics, prefilter=self.prefilter, name=self.stream_name
         )
@@ -253,12 +264,16 @@ class TailSession:
             if self._unreachable is not None:
                 self.notify(f"connected to {self.broker}", "success")
             self._unreachable = None
+            self._stopping = False  # a jump's new run: the last one has stopped
             self._running = True
             if self._paused:
                 app.consumer.pause_partitions(app.consumer.assignment(), USER)
             if self._stop_requested:
                 app.request_stop()
             await app.wait_stopping()
+            if self._jumping and not self._stop_requested:
+                self._jumping = False
+                return False  # again, from the new start position
             if not self._stop_requested:
                 reason = app.crash_reason
                 self._fail(f"the engine stopped: {reason!r}" if reason else "the engine stopped")
@@ -470,6 +485,36 @@ class TailSession:
         self.buffer.set_filter(expression)
         text = self.buffer.expression
         self.notify(f"filter: {text}" if text else "filter cleared")
+
+    @property
+    def can_jump(self) -> bool:
+        """Whether :meth:`jump` can move this session (``kconsume tail`` without a group)."""
+        return self.make_app_at is not None and self.group is None
+
+    def jump(self, start: StartAt, text: str) -> bool:
+        """Read every partition again from ``start`` (``text``: as the user wrote it): the
+        engine starts anew there and the tail is emptied.  Only without a group: a
+        group reads from its committed offsets, which ``kconsume commit`` moves."""
+        if self.group is not None:
+            self.notify(
+                f"cannot jump with a group (-g {self.group}): it reads from its committed "
+                "offsets; move them with kconsume commit",
+                "warning",
+            )
+            return False
+        if self.make_app_at is None:
+            self.notify("jumping is only available under kconsume tail", "warning")
+            return False
+        app = self.app
+        if app is None or not self._running or self._stopping:
+            self.notify("not consuming yet: nothing to jump in", "warning")
+            return False
+        self._start = start
+        self._jumping = True
+        self.buffer.clear()
+        app.request_stop()
+        self.notify(f"jumped to {text}: every partition is read again from there")
+        return True
 
     async def commit_now(self) -> str:
         app = self.app

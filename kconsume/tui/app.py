@@ -30,6 +30,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
+from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import Event
 from ..groups.monitor import GroupsMonitor, GroupsSource
@@ -37,7 +38,14 @@ from ..tail.rates import RateMeter
 from ..tail.ribbon import LEGEND
 from ..tail.source import BlockingRecord, DashboardSource
 from .messages import EngineEventsPending
-from .screens import FilterScreen, GroupsScreen, HelpScreen, MessageScreen, SkipScreen
+from .screens import (
+    FilterScreen,
+    GroupsScreen,
+    HelpScreen,
+    JumpScreen,
+    MessageScreen,
+    SkipScreen,
+)
 from .themes import DEFAULT_THEME, available_themes, base_theme, resolve_theme
 from .widgets import (
     EventLog,
@@ -79,6 +87,7 @@ class DashboardApp(App[None]):
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
+        Binding("o", "jump", "Jump", show=False),
         Binding("c", "commit", "Commit now"),
         Binding("enter", "inspect", "Inspect"),
         Binding("b", "blocking", "Blocking record"),
@@ -270,6 +279,26 @@ class DashboardApp(App[None]):
         if expression is None:  # cancelled
             return
         self.source.set_filter(expression or None)
+        self.poll()
+
+    def action_jump(self) -> None:
+        jump = getattr(self.source, "jump", None)
+        if jump is None or not getattr(self.source, "can_jump", False):
+            if jump is not None:  # says why (a group, not consuming yet)
+                jump(StartAt("end"), "end")
+            else:
+                self.notify("jumping is only available under kconsume tail", severity="warning")
+            return
+        self.push_screen(JumpScreen(), self._apply_jump)
+
+    def _apply_jump(self, target: tuple[StartAt, str] | None) -> None:
+        if target is None:  # cancelled
+            return
+        start, text = target
+        jump = getattr(self.source, "jump", None)
+        if jump is not None and jump(start, text):
+            log = self.query_one(MessageLog)
+            log.follow = True
         self.poll()
 
     def action_commit(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from kconsume import App
 from kconsume.broker import free_port
@@ -18,7 +19,7 @@ from kconsume.consume import ConsumeOptions
 from kconsume.engine import TP, StartAt
 from kconsume.tail import SourceState, TailSession
 from kconsume.tui import DashboardApp
-from kconsume.tui.screens import SkipScreen
+from kconsume.tui.screens import JumpScreen, SkipScreen
 from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
 from tests.brokers import Broker
 from tests.helpers import wait_for
@@ -346,3 +347,45 @@ async def test_the_dashboard_writes_payloads_as_consume_does_with_hex_and_save(
         await pilot.press("y")
         assert orjson.loads(app.clipboard) == doc
         await pilot.press("escape")
+
+
+async def test_o_jumps_to_an_offset_or_a_time(broker: Broker, topic: str, produce: Produce) -> None:
+    """``o``: every partition is read again from the position, as ``-o`` takes it."""
+    await produce(topic, 30)  # offsets 0..9 in each partition
+    session = TailSession.from_options(options(broker, topic, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        await wait_for(lambda: len(log.rows) == 30, 20, "every message")
+        first = min(e.message.timestamp for e in log.rows)
+        await pilot.press("o", *"-2", "enter")
+        await wait_for(
+            lambda: sorted(e.message.offset for e in session.buffer.view) == [8, 8, 8, 9, 9, 9],
+            20,
+            "the last two offsets of each partition",
+        )
+        assert session.status.state is SourceState.CONSUMING
+        await pilot.press("o", *"nonsense", "enter")
+        assert isinstance(app.screen, JumpScreen)  # the reason shows, nothing moves
+        assert "nonsense" in str(app.screen.query_one("#jump-error", Static).content)
+        await pilot.press("escape")
+        await pilot.press("o", *f"@{first}", "enter")  # the first message's time: all again
+        await wait_for(lambda: len(session.buffer.view) == 30, 20, "every message, by time")
+
+
+async def test_o_with_a_group_says_why_it_cannot_jump(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 3)
+    session = TailSession.from_options(options(broker, topic, f"jump-{topic}"))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: session.buffer.received == 3, 20, "the messages")
+        await pilot.press("o")
+        assert not isinstance(app.screen, JumpScreen)
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("cannot jump with a group" in line.text for line in events.lines),
+            5,
+            "the reason",
+        )

@@ -22,6 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("p", "pause / resume consuming (no partition is fetched while paused)"),
     ("/", "search the messages; n / N: next (newer) / previous (older) match"),
     ("f", "filter the messages with a --where expression; empty clears it"),
+    ("o", "jump: read every partition again from an offset, -N, @TIME, beginning or end"),
     ("enter", "open the message under the cursor (the newest while following)"),
     ("x y w", "in a message: its value's bytes in hex; copy it as JSON; save it as JSON"),
     ("c", "commit now what is committable"),
