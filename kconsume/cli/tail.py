@@ -64,8 +64,9 @@ def tail_command(
     --where sets the dashboard's first filter (f changes it).  Without -g nothing is
     committed; with -g a message counts as done once the dashboard has it.
 
-    Keys: p pause, / search, f filter, Enter open a message, b the record blocking a
-    commit, c commit now, g consumer groups, 1-5 show/hide panels, ? help, q quit.
+    Keys: p pause, / search, f filter, o jump to an offset or a time, Enter open a
+    message (x hex, y copy, w save as JSON), b the record blocking a commit, c commit
+    now, g consumer groups, 1-5 show/hide panels, ? help, q quit.
     """
     from ..tui.themes import ThemeNotFoundError, resolve_theme
 

@@ -57,7 +57,7 @@ def test_descriptions_wrap_to_the_terminal_not_at_the_source_lines(command: str)
 
 def test_tail_help_names_every_key_of_the_dashboard() -> None:
     text = " ".join(help_text("tail", columns=200).split())
-    for key in ("p pause", "/ search", "f filter", "b the record blocking a commit",
+    for key in ("p pause", "/ search", "f filter", "o jump", "b the record blocking a commit",
                 "c commit now", "g consumer groups", "? help", "q quit"):  # fmt: skip
         assert key in text, key
 
