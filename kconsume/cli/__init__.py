@@ -13,11 +13,13 @@ from .broker import broker_command
 from .commit import commit_command
 from .consume import consume_command
 from .demo import demo_command
+from .helptext import Command
 from .lag import groups_command, lag_command
 from .peek import peek_command
 from .run import run_command
 from .runtime import tune_gc
 from .tail import tail_command
+from .topics import topics_command
 
 __all__ = ["app", "main"]
 
@@ -46,16 +48,17 @@ def root(
     """kconsume: tail topics, debug stuck commits, run filtered headless consumers."""
 
 
-app.command("consume", rich_help_panel="Consuming")(consume_command)
-app.command("tail", rich_help_panel="Consuming")(tail_command)
-app.command("run", rich_help_panel="Consuming")(run_command)
-app.command("attach", rich_help_panel="Consuming")(attach_command)
-app.command("peek", rich_help_panel="Groups")(peek_command)
-app.command("commit", rich_help_panel="Groups")(commit_command)
-app.command("lag", rich_help_panel="Groups")(lag_command)
-app.command("groups", rich_help_panel="Groups")(groups_command)
-app.command("broker", rich_help_panel="Local development")(broker_command)
-app.command("demo", rich_help_panel="Local development")(demo_command)
+app.command("consume", cls=Command, rich_help_panel="Consuming")(consume_command)
+app.command("tail", cls=Command, rich_help_panel="Consuming")(tail_command)
+app.command("run", cls=Command, rich_help_panel="Consuming")(run_command)
+app.command("attach", cls=Command, rich_help_panel="Consuming")(attach_command)
+app.command("peek", cls=Command, rich_help_panel="Groups")(peek_command)
+app.command("commit", cls=Command, rich_help_panel="Groups")(commit_command)
+app.command("lag", cls=Command, rich_help_panel="Groups")(lag_command)
+app.command("groups", cls=Command, rich_help_panel="Groups")(groups_command)
+app.command("topics", cls=Command, rich_help_panel="Groups")(topics_command)
+app.command("broker", cls=Command, rich_help_panel="Local development")(broker_command)
+app.command("demo", cls=Command, rich_help_panel="Local development")(demo_command)
 
 
 class _SaidByKconsume(logging.Filter):

@@ -42,7 +42,9 @@ class Format(StrEnum):
     jsonschema = "jsonschema"
 
 
-Topics = Annotated[list[str], typer.Argument(help="Topics to consume.", show_default=False)]
+Topics = Annotated[
+    list[str], typer.Argument(metavar="TOPIC", help="Topics to consume.", show_default=False)
+]
 Broker = Annotated[
     str,
     typer.Option(
@@ -174,7 +176,8 @@ Header = Annotated[
 Grep = Annotated[
     list[str] | None,
     typer.Option(
-        "--grep", help="Regex on the raw key and value bytes, before decoding.",
+        "--grep", help="Regex on the raw key and value bytes, before decoding "
+        "(repeatable: ANDed).",
         rich_help_panel=FILTER,
     ),
 ]  # fmt: skip

@@ -62,8 +62,11 @@ def tail_command(
     Partitions with committed offset, lag, in-flight messages and the ribbon of the
     uncommitted window; streams; the newest messages (Enter opens one); engine events.
     --where sets the dashboard's first filter (f changes it).  Without -g nothing is
-    committed; with -g a message counts as done once the dashboard has it.  Keys: p
-    pause, / search, f filter, c commit now, ? help, q quit.
+    committed; with -g a message counts as done once the dashboard has it.
+
+    Keys: p pause, / search, f filter, o jump to an offset or a time, Enter open a
+    message (x hex, y copy, w save as JSON), b the record blocking a commit, c commit
+    now, g consumer groups, 1-5 show/hide panels, ? help, q quit.
     """
     from ..tui.themes import ThemeNotFoundError, resolve_theme
 

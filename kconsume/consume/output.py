@@ -20,7 +20,22 @@ from ..schemas import SchemaValue
 from .decoding import Undecodable
 from .record import b64, header_dict, header_value
 
-__all__ = ["TEMPLATE_FIELDS", "Formatter", "framed_note", "make_formatter"]
+__all__ = [
+    "NO_KEY",
+    "TEMPLATE_FIELDS",
+    "TOMBSTONE",
+    "Formatter",
+    "framed_note",
+    "human_text",
+    "make_formatter",
+]
+
+#: How text output (pretty, templates, the dashboard) shows a null key and a null value
+#: (a tombstone), so that neither reads like the text "null".
+NO_KEY = "(no key)"
+TOMBSTONE = "(tombstone)"
+#: How text output shows bytes that are not UTF-8: base64, as jsonl writes them.
+BASE64_PREFIX = "base64:"
 
 Formatter = Callable[[Event, Any], bytes]
 """(event, value to write) -> line.  The value is ``event.value`` unless a script transformed it."""
@@ -88,28 +103,43 @@ def jsonl(event: Event, value: Any) -> bytes:
     return orjson.dumps(doc, option=_NEWLINE)
 
 
-def _text(value: Any) -> str:
-    """A value as template and pretty output show it."""
+def human_text(value: Any, *, key: bool = False, stored: bytes | None = b"") -> str:
+    """A key or value as text output shows it (pretty, templates, the dashboard): text as
+    text, JSON compact, bytes that are not UTF-8 as ``base64:...``, a null key as
+    :data:`NO_KEY` and a null value as :data:`TOMBSTONE`.  ``stored`` is what the log
+    holds: a JSON ``null`` (stored bytes) is ``null``, no bytes at all is the marker."""
     if isinstance(value, SchemaValue):
         value = value.value
+    if value is None and stored is None:
+        return NO_KEY if key else TOMBSTONE
     if isinstance(value, str):
         return value
     if isinstance(value, bytes | bytearray):
-        return f"base64:{b64(bytes(value))}"
+        return f"{BASE64_PREFIX}{b64(bytes(value))}"
     if isinstance(value, Undecodable):
         try:
             return value.data.decode("utf-8")
         except UnicodeDecodeError:
-            return f"base64:{b64(value.data)}"
+            return f"{BASE64_PREFIX}{b64(value.data)}"
+    if value is None:
+        return "null"
     return orjson.dumps(value, default=str).decode()
 
 
+_text = human_text
+
+
 def raw(event: Event, value: Any) -> bytes:
-    """The value alone: bytes exactly as stored, JSON compact, text as text."""
+    """The value alone, bytes exactly as stored, whatever ``--value-format`` decoded;
+    a tombstone has none, and writes nothing.  A value a ``--script`` transform
+    returned is written as JSON (compact), text as text."""
+    if value is event.value:  # not transformed: what the log holds
+        stored = event.message.value
+        return b"" if stored is None else stored + b"\n"
     if isinstance(value, SchemaValue):
         value = value.value
     if value is None:
-        return b"\n"
+        return b""
     if isinstance(value, bytes | bytearray):
         return bytes(value) + b"\n"
     if isinstance(value, Undecodable):
@@ -144,9 +174,10 @@ def pretty(color: bool) -> Formatter:
 
     def format_pretty(event: Event, value: Any) -> bytes:
         m = event.message
+        key = _text(event.key, key=True, stored=m.key)
         head = (
             f"{paint(f'{m.topic}[{m.partition}]', '1;36')} {paint(f'@{m.offset}', '33')}  "
-            f"{paint(local_time(m.timestamp), '2')}  key {paint(_text(event.key), '35')}"
+            f"{paint(local_time(m.timestamp), '2')}  key {paint(key, '35')}"
         )
         schema = value if isinstance(value, SchemaValue) else None
         if schema is not None:
@@ -157,14 +188,16 @@ def pretty(color: bool) -> Formatter:
         if isinstance(value, dict | list):
             body = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
         else:
-            body = _text(value)
+            body = _text(value, stored=m.value if value is event.value else b"")
         lines = [head, body]
         if isinstance(value, Undecodable):
             lines.append(paint(f"  ({value.error})", "31"))
         if schema is not None and not schema.decoded:
             lines.append(paint(f"  ({framed_note(schema)})", "33"))
         if m.headers:
-            shown = ", ".join(f"{k}={_text(header_value(v))}" for k, v in m.headers)
+            shown = ", ".join(
+                f"{k}={'(null)' if v is None else _text(header_value(v))}" for k, v in m.headers
+            )
             lines.append(paint(f"  headers: {shown}", "2"))
         return ("\n".join(lines) + "\n").encode()
 
@@ -242,8 +275,8 @@ def template(spec: str) -> Formatter:
                 offset=m.offset,
                 timestamp=m.timestamp,
                 time=local_time(m.timestamp),
-                key=_text(event.key),
-                value=_text(value),
+                key=_text(event.key, key=True, stored=m.key),
+                value=_text(value, stored=m.value if value is event.value else b""),
                 headers=_text(_json_headers(m.headers)),
             )
             return _encode_line(line)

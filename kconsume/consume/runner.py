@@ -23,6 +23,7 @@ from ..engine.codecs import codec
 from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
 from ..schemas import SchemaSettings
+from .connection import quiet_client_logs, watch_connection
 from .decoding import Undecodable, output_codec
 from .ends import PartitionEnds
 from .filters import (
@@ -289,15 +290,27 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------
 
+    def say(self, text: str) -> None:
+        """One line of kconsume's own on stderr (after the progress line, if any)."""
+        prefix = "\r\x1b[2K" if self.options.progress else ""
+        print(f"{prefix}kconsume: {text}", file=self.err, flush=True)
+
     async def run(self) -> int:
-        options = self.options
         await self.app.start()
+        with quiet_client_logs():  # the connection's state is said by watch_connection
+            return await self._run()
+
+    async def _run(self) -> int:
+        options = self.options
         if self.app.observer is not None:  # --where and --script errors, for /metrics
             self.app.observer.filter_errors = lambda: {self.stream.name: self.stats.filter_errors}
         if options.exit_at_end:  # before the first message is processed, where we can
             consumer = self.app.consumer
             self.ends.add_listed(await consumer.driver.listed_end_offsets(consumer.assignment()))
         engine_watcher = asyncio.create_task(self._watch_engine(), name="consume-engine")
+        connection = asyncio.create_task(
+            watch_connection(self.app, options.broker, self.say), name="consume-connection"
+        )
         watcher = None
         if options.exit_at_end or options.until_ms is not None:
             watcher = asyncio.create_task(self._watch_ends(), name="consume-ends")
@@ -311,9 +324,10 @@ class _Run:
             interrupted = True  # Ctrl-C: what was written is committed, then stop
         finally:
             self.finishing = True
-            engine_watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await engine_watcher
+            for task in (engine_watcher, connection):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if progress is not None:
                 progress.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -322,7 +336,8 @@ class _Run:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(watcher, 5.0)
             self.stats.prefiltered = self.stream.prefiltered
-            await self.app.stop()
+            # Said before stopping, which cannot change them: a stop that ends badly (a
+            # broker gone, a second Ctrl-C) does not swallow them.
             if options.progress:
                 print("\r\x1b[2K", end="", file=self.err, flush=True)
             if options.stats or interrupted:
@@ -331,6 +346,7 @@ class _Run:
                 print(f"kconsume: {self.stats.filter_errors} filter errors", file=self.err)
             if self.stats.decode_errors >= SHOWN_DECODE_ERRORS and not options.stats:
                 print(f"kconsume: {self.stats.decode_errors} decode errors", file=self.err)
+            await self.app.stop()
         if self.broken_pipe:
             _silence_stdout()
         crash = self.app.crash_reason

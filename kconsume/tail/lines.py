@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..consume.decoding import Undecodable
+from ..consume.output import TOMBSTONE, human_text
 from ..engine.types import Event, Headers
 from ..schemas import SchemaValue
 
@@ -24,8 +25,10 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_number",
+    "format_offset",
     "format_timestamp",
     "header_pairs",
+    "hex_dump",
     "message_line",
     "pretty_value",
     "schema_text",
@@ -77,23 +80,13 @@ def format_timestamp(timestamp_ms: int, tz: tzinfo | None = None) -> str:
     return f"{moment.strftime('%Y-%m-%d %H:%M:%S')}.{timestamp_ms % 1000:03d} {zone}".rstrip()
 
 
-def short_text(value: Any, limit: int = LINE_VALUE_LIMIT) -> str:
-    """A key or value on one line: compact JSON, text, or bytes as Python shows them."""
-    if isinstance(value, SchemaValue):
-        value = value.value
-    if value is None:
-        return "null"
-    if isinstance(value, Undecodable):
-        text = value.data.decode("utf-8", "replace")
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, bytes | bytearray):
-        text = repr(bytes(value[: limit + 1]))
-    else:
-        try:
-            text = orjson.dumps(value, default=str).decode()
-        except TypeError:
-            text = repr(value)
+def short_text(
+    value: Any, limit: int = LINE_VALUE_LIMIT, *, key: bool = False, stored: bytes | None = b""
+) -> str:
+    """A key or value on one line, as ``consume``'s text output writes it: compact JSON,
+    text, ``base64:...`` for bytes that are not UTF-8, ``(no key)``, ``(tombstone)``
+    (``stored``: the bytes in the log, None for none)."""
+    text = human_text(value, key=key, stored=stored)
     if len(text) > limit:
         text = text[:limit] + "…"
     return text.translate(_CONTROLS)
@@ -105,27 +98,41 @@ def message_line(event: Event, tz: tzinfo | None = None) -> MessageLine:
     return MessageLine(
         time=time,
         where=f"{m.topic}[{m.partition}]@{m.offset}",
-        key=short_text(event.key, 40),
-        value=short_text(event.value),
+        key=short_text(event.key, 40, key=True, stored=m.key),
+        value=short_text(event.value, stored=m.value),
     )
 
 
-def pretty_value(value: Any) -> tuple[str, str]:
-    """The full value for the message view: (text, ``json`` or ``text``)."""
+def pretty_value(value: Any, stored: bytes | None = b"") -> tuple[str, str]:
+    """The full value for the message view: (text, ``json`` or ``text``); ``stored``: the
+    bytes in the log (None: a tombstone)."""
     if isinstance(value, SchemaValue):
         value = value.value
     if isinstance(value, Undecodable):
-        return f"{value.data.decode('utf-8', 'replace')}\n\n({value.error})", "text"
+        return f"{human_text(value)}\n\n({value.error})", "text"
     if isinstance(value, str):
         return value, "text"
     if isinstance(value, bytes | bytearray):
-        return repr(bytes(value)), "text"
-    if value is None:
-        return "null (a tombstone: no value)", "text"
+        return f"{human_text(value)}\n\n(bytes that are not UTF-8: x shows them in hex)", "text"
+    if value is None and stored is None:
+        return f"{TOMBSTONE}: no value", "text"
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode(), "json"
     except TypeError:
         return repr(value), "text"
+
+
+def hex_dump(data: bytes, limit: int = 64 * 1024) -> str:
+    """``data`` as ``xxd`` shows it: offset, 16 bytes in hex, the printable ones as text."""
+    lines = []
+    for start in range(0, min(len(data), limit), 16):
+        chunk = data[start : start + 16]
+        hexes = " ".join(chunk[i : i + 2].hex() for i in range(0, len(chunk), 2))
+        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+        lines.append(f"{start:08x}: {hexes:<39}  {text}")
+    if len(data) > limit:
+        lines.append(f"… {len(data) - limit:,} more bytes")
+    return "\n".join(lines) if lines else "(no bytes)"
 
 
 def schema_text(value: Any) -> str | None:
@@ -199,5 +206,11 @@ def format_age(seconds: float | None) -> str:
 
 
 def format_number(value: int | None) -> str:
-    """An offset or count with thousands separators; ``-`` for None."""
+    """A count with thousands separators; ``-`` for None."""
     return "-" if value is None else f"{value:,}"
+
+
+def format_offset(value: int | None) -> str:
+    """An offset as ``-o`` takes it and the message list shows it (no separators);
+    ``-`` for None."""
+    return "-" if value is None else str(value)

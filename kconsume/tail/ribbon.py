@@ -18,7 +18,12 @@ from enum import Enum
 
 from ..engine.snapshot import PartitionSnapshot
 
-__all__ = ["Cell", "ribbon_cells", "ribbon_runs"]
+__all__ = ["LEGEND", "SHORT_LEGEND", "Cell", "ribbon_cells", "ribbon_runs"]
+
+#: What the ribbon's cells mean, left to right, wherever the dashboard says it.
+LEGEND = "committed → █ acked ▒ in flight ▓ blocking ░ not delivered → highwater"
+#: The same, for the Partitions panel's header line.
+SHORT_LEGEND = "█ acked ▒ in flight ▓ blocking ░ not delivered"
 
 
 class Cell(Enum):

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..consume.connection import broker_connected
 from ..consume.decoding import output_codec
 from ..consume.filters import USER_CODE_ERRORS, Script, load_script, make_prefilter
 from ..consume.record import ConsumedRecord
 from ..consume.runner import ConsumeOptions, engine_app
 from ..engine import App, Event, Stream
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
+from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
 from ..engine.transport.aiokafka import BrokerUnreachableError
 from ..engine.transport.base import KConsumeError
@@ -55,24 +58,12 @@ REPLAYED = 50
 SHOWN_FILTER_ERRORS = 3
 #: Most events the tail takes from its stream at once (whatever is buffered, up to this).
 TAKE_MAX = 500
+#: Seconds between two asks for the partitions' log ends (ListOffsets): the engine
+#: learns the highwater from its fetches only, and a paused partition, or one with
+#: nothing new, is not fetched.
+ENDS_INTERVAL = 1.0
 
 Subscriber = Callable[[EngineEvent], None]
-
-
-def broker_connected(app: App) -> bool | None:
-    """Whether the app's Kafka client has a live connection to any broker (None: unknown).
-
-    Reads aiokafka's connection table, which the engine does not expose: a best
-    effort for the dashboard's "broker unreachable" state, never used for decisions.
-    """
-    client = getattr(getattr(app.consumer.driver, "client", None), "_client", None)
-    conns = getattr(client, "_conns", None)
-    if not isinstance(conns, dict):
-        return None
-    try:
-        return any(conn.connected() for conn in conns.values())
-    except Exception:
-        return None
 
 
 def combine_where(expressions: Sequence[str]) -> str | None:
@@ -116,6 +107,10 @@ class TailSession:
         """``allow_skip`` lets the dashboard skip a blocking message (``kconsume run``);
         ``schemas`` says where Avro, Protobuf and JSON Schema schemas come from."""
         self._make_app = make_app
+        #: Builds the App anew from another start position (``o``); None: cannot jump.
+        self.make_app_at: Callable[[StartAt], App] | None = None
+        self._start: StartAt | None = None
+        self._jumping = False
         self.can_skip = allow_skip
         self.broker = broker
         self.topics = tuple(topics)
@@ -146,6 +141,10 @@ class TailSession:
         self._wakeup: asyncio.Event | None = None
         self._filter_errors_shown = 0
         self._history: deque[EngineEvent] = deque(maxlen=REPLAYED)
+        self._connected = False
+        #: The log ends the broker listed last (see :data:`ENDS_INTERVAL`).
+        self._listed_ends: dict[TP, int] = {}
+        self.ends_interval = ENDS_INTERVAL
 
     # -- construction ---------------------------------------------------------------
 
@@ -155,7 +154,7 @@ class TailSession:
     ) -> TailSession:
         """A session that builds its App from ``consume`` options (``kconsume tail``)."""
 
-        return cls(
+        session = cls(
             lambda: engine_app(options),
             broker=options.broker,
             topics=options.topics,
@@ -170,6 +169,8 @@ class TailSession:
             schemas=options.schemas,
             **kwargs,
         )
+        session.make_app_at = lambda start: engine_app(dataclasses.replace(options, offset=start))
+        return session
 
     @classmethod
     def attach(cls, app: App, *, broker: str, topics: Sequence[str], **kwargs: Any) -> TailSession:
@@ -210,6 +211,19 @@ class TailSession:
         await self.stop()
 
     @property
+    def failure(self) -> str | None:
+        """Why the session did not do its job, once it has stopped: the engine failed, or
+        it never reached the broker (the user quit while it was unreachable or still
+        connecting).  None when it ran and was stopped by request."""
+        if self._failed is not None:
+            return self._failed
+        if self._connected:
+            return None
+        if self._unreachable is not None:
+            return self._unreachable
+        return f"gave up connecting to a Kafka broker at {self.broker}: no answer yet"
+
+    @property
     def done(self) -> bool:
         """True once the engine has stopped (by request or because it failed)."""
         return self._stopped
@@ -227,7 +241,11 @@ class TailSession:
 
     async def _attempt(self) -> bool:
         """One engine run; False if it should be tried again."""
-        app = self._make_app()
+        if self._start is not None and self.make_app_at is not None:
+            app = self.make_app_at(self._start)
+            self.buffer.clear()  # what the last run delivered while it stopped
+        else:
+            app = self._make_app()
         stream = app.stream(  # raw: the buffer decodes what is looked at
             *self.topics, prefilter=self.prefilter, name=self.stream_name
         )
@@ -251,21 +269,30 @@ class TailSession:
                 self._fail(str(exc))
                 return True
             started = True
+            self._connected = True
+            ends = asyncio.create_task(self._list_ends(app), name="kconsume-tail-ends")
             if self._unreachable is not None:
                 self.notify(f"connected to {self.broker}", "success")
             self._unreachable = None
+            self._stopping = False  # a jump's new run: the last one has stopped
             self._running = True
             if self._paused:
                 app.consumer.pause_partitions(app.consumer.assignment(), USER)
             if self._stop_requested:
                 app.request_stop()
             await app.wait_stopping()
+            if self._jumping and not self._stop_requested:
+                self._jumping = False
+                return False  # again, from the new start position
             if not self._stop_requested:
                 reason = app.crash_reason
                 self._fail(f"the engine stopped: {reason!r}" if reason else "the engine stopped")
             return True
         finally:
             if started:
+                ends.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ends
                 self._stopping = True
                 self._last = app.snapshot()
                 try:
@@ -277,6 +304,40 @@ class TailSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             unsubscribe()
+
+    async def _list_ends(self, app: App) -> None:
+        """Ask the broker for the assigned partitions' log ends every
+        :attr:`ends_interval` seconds, so a paused partition, or one with nothing new,
+        still shows its highwater and lag (the engine learns them from fetches only)."""
+        driver = app.consumer.driver
+        while True:
+            tps = app.consumer.assignment()
+            if tps:
+                try:
+                    listed = await driver.listed_end_offsets(tps)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the next round asks again
+                    log.debug("listing the log ends failed: %r", exc)
+                else:
+                    self._listed_ends = {tp: listed[tp] for tp in tps if tp in listed}
+            await asyncio.sleep(self.ends_interval)
+
+    def _with_listed_ends(self, snapshot: EngineSnapshot) -> EngineSnapshot:
+        """``snapshot`` with the highwater the broker listed where it is ahead of what the
+        engine's fetches reported, and the lag recomputed from it."""
+        listed = self._listed_ends
+        if not listed:
+            return snapshot
+        partitions = []
+        for p in snapshot.partitions:
+            end = listed.get(p.tp)
+            if end is not None and (p.highwater is None or end > p.highwater):
+                base = p.committed if p.committed is not None else p.delivered_end
+                lag = max(0, end - base) if base is not None else p.lag
+                p = dataclasses.replace(p, highwater=end, lag=lag)
+            partitions.append(p)
+        return dataclasses.replace(snapshot, partitions=tuple(partitions))
 
     async def _sleep(self, seconds: float) -> None:
         wakeup = self._wakeup
@@ -377,7 +438,7 @@ class TailSession:
     def snapshot(self) -> EngineSnapshot | None:
         app = self.app
         if app is not None and self._running and not self._stopping:
-            self._last = app.snapshot()
+            self._last = self._with_listed_ends(app.snapshot())
         return self._last
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -430,10 +491,42 @@ class TailSession:
         )
 
     def set_filter(self, expression: str | None) -> None:
-        self.buffer.set_filter(expression)
+        # Counted from here: the messages already in the buffer are filtered again now,
+        # and their errors are the first ones shown (once).
         self._filter_errors_shown = 0
+        self.buffer.set_filter(expression)
         text = self.buffer.expression
         self.notify(f"filter: {text}" if text else "filter cleared")
+
+    @property
+    def can_jump(self) -> bool:
+        """Whether :meth:`jump` can move this session (``kconsume tail`` without a group)."""
+        return self.make_app_at is not None and self.group is None
+
+    def jump(self, start: StartAt, text: str) -> bool:
+        """Read every partition again from ``start`` (``text``: as the user wrote it): the
+        engine starts anew there and the tail is emptied.  Only without a group: a
+        group reads from its committed offsets, which ``kconsume commit`` moves."""
+        if self.group is not None:
+            self.notify(
+                f"cannot jump with a group (-g {self.group}): it reads from its committed "
+                "offsets; move them with kconsume commit",
+                "warning",
+            )
+            return False
+        if self.make_app_at is None:
+            self.notify("jumping is only available under kconsume tail", "warning")
+            return False
+        app = self.app
+        if app is None or not self._running or self._stopping:
+            self.notify("not consuming yet: nothing to jump in", "warning")
+            return False
+        self._start = start
+        self._jumping = True
+        self.buffer.clear()
+        app.request_stop()
+        self.notify(f"jumped to {text}: every partition is read again from there")
+        return True
 
     async def commit_now(self) -> str:
         app = self.app

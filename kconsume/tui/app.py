@@ -30,13 +30,22 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
+from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import Event
 from ..groups.monitor import GroupsMonitor, GroupsSource
 from ..tail.rates import RateMeter
+from ..tail.ribbon import LEGEND
 from ..tail.source import BlockingRecord, DashboardSource
 from .messages import EngineEventsPending
-from .screens import FilterScreen, GroupsScreen, HelpScreen, MessageScreen, SkipScreen
+from .screens import (
+    FilterScreen,
+    GroupsScreen,
+    HelpScreen,
+    JumpScreen,
+    MessageScreen,
+    SkipScreen,
+)
 from .themes import DEFAULT_THEME, available_themes, base_theme, resolve_theme
 from .widgets import (
     EventLog,
@@ -78,6 +87,7 @@ class DashboardApp(App[None]):
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
+        Binding("o", "jump", "Jump", show=False),
         Binding("c", "commit", "Commit now"),
         Binding("enter", "inspect", "Inspect"),
         Binding("b", "blocking", "Blocking record"),
@@ -126,6 +136,8 @@ class DashboardApp(App[None]):
         self._inbox_posted = False
         self._unsubscribe: Callable[[], None] | None = None
         self._quitting = False
+        #: The widget that had the focus when its panel (by number) was hidden.
+        self._focus_lost_with: dict[int, Widget] = {}
         self.quit_after = quit_after
         self.freeze_gc = freeze_gc
         self.theme = base_theme(self.theme_file)
@@ -151,11 +163,7 @@ class DashboardApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(
-            PartitionsTable
-        ).border_subtitle = (
-            "ribbon: committed → █ acked ▒ in flight ▓ blocking ░ not delivered → highwater"
-        )
+        self.query_one(PartitionsTable).border_subtitle = f"ribbon: {LEGEND}"
         self.query_one(PartitionsTable).has_group = self.source.group is not None
         self._unsubscribe = self.source.subscribe(self._on_source_event)
         self.query_one(MessageLog).focus()
@@ -273,6 +281,26 @@ class DashboardApp(App[None]):
         self.source.set_filter(expression or None)
         self.poll()
 
+    def action_jump(self) -> None:
+        jump = getattr(self.source, "jump", None)
+        if jump is None or not getattr(self.source, "can_jump", False):
+            if jump is not None:  # says why (a group, not consuming yet)
+                jump(StartAt("end"), "end")
+            else:
+                self.notify("jumping is only available under kconsume tail", severity="warning")
+            return
+        self.push_screen(JumpScreen(), self._apply_jump)
+
+    def _apply_jump(self, target: tuple[StartAt, str] | None) -> None:
+        if target is None:  # cancelled
+            return
+        start, text = target
+        jump = getattr(self.source, "jump", None)
+        if jump is not None and jump(start, text):
+            log = self.query_one(MessageLog)
+            log.follow = True
+        self.poll()
+
     def action_commit(self) -> None:
         self._commit()
 
@@ -350,7 +378,13 @@ class DashboardApp(App[None]):
         panel.display = not panel.display
         focused = self.focused
         if not panel.display and focused is not None and panel in focused.ancestors_with_self:
+            self._focus_lost_with[number] = focused  # given back when the panel is shown
             self.screen.focus_next()
+        elif panel.display and (widget := self._focus_lost_with.pop(number, None)) is not None:
+            widget.focus()
+        # Without the Messages panel, the Events panel takes the room (CSS).
+        messages, _ = PANELS[4]
+        self.set_class(not self.query_one(f"#{messages}").display, "-messages-hidden")
 
     async def action_quit(self) -> None:
         """``q``: stop the source (commit, leave the group), then close.  Pressed again

@@ -15,7 +15,6 @@ from ..observe.remote import RemoteSource
 from ..tail.buffer import DEFAULT_BUFFER_SIZE
 from ..tail.logs import capture_logs
 from ..tail.session import TailSession
-from ..tail.source import SourceState
 from .app import DashboardApp
 from .themes import DEFAULT_THEME
 
@@ -40,7 +39,8 @@ async def run_session(
 
     Log records go to the Events panel while the dashboard owns the terminal.  The
     session is stopped (commit, leave the group) before this returns, whatever ends
-    the dashboard.  Returns why the engine failed, if it did.  ``broker_settings``
+    the dashboard.  Returns why the engine failed, if it did, or why it never reached
+    the broker if the user quit before it did (exit 1, as ``consume``).  ``broker_settings``
     (security, client settings) are used by the groups screen (``g``) too.  Records the
     stop left uncommitted (handlers still on them) are printed to ``stderr`` once the
     screen has closed.
@@ -64,8 +64,7 @@ async def run_session(
     finally:
         unsubscribe()
         print_left_uncommitted(left, stderr or sys.stderr)
-    status = session.status
-    return status.detail if status.state is SourceState.FAILED else None
+    return session.failure
 
 
 def print_left_uncommitted(events: list[EngineEvent], out: TextIO) -> None:

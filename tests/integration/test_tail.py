@@ -6,9 +6,12 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC
+from pathlib import Path
 
+import orjson
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from kconsume import App
 from kconsume.broker import free_port
@@ -16,7 +19,7 @@ from kconsume.consume import ConsumeOptions
 from kconsume.engine import TP, StartAt
 from kconsume.tail import SourceState, TailSession
 from kconsume.tui import DashboardApp
-from kconsume.tui.screens import SkipScreen
+from kconsume.tui.screens import JumpScreen, SkipScreen
 from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
 from tests.brokers import Broker
 from tests.helpers import wait_for
@@ -28,11 +31,11 @@ FAST_GROUP = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 
 
 def options(broker: Broker, topic: str, group: str | None, **kwargs: object) -> ConsumeOptions:
+    kwargs.setdefault("offset", StartAt("beginning"))
     return ConsumeOptions(
         [topic],
         broker=broker.url,
         group=group,
-        offset=StartAt("beginning"),
         commit_interval=0.2,
         broker_settings=dict(FAST_GROUP) if group else {},
         **kwargs,  # type: ignore[arg-type]
@@ -214,3 +217,175 @@ async def test_run_dashboard_skips_the_blocking_record(
     finally:
         release.set()
     assert (await group_committed(broker, group, topic))[1] == 10
+
+
+async def test_paused_partitions_keep_their_highwater_and_lag_moving(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """The engine learns the highwater from fetches, and a paused partition is not
+    fetched: the session asks the broker for the log ends itself."""
+    await produce(topic, 6)
+    group = f"tail-{topic}"
+    session = TailSession.from_options(options(broker, topic, group))
+    session.ends_interval = 0.1
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        table = app.query_one(PartitionsTable)
+        await wait_for(
+            lambda: [p.committed for p in table.rows] == [2, 2, 2], 20, "everything committed"
+        )
+        await pilot.press("p")
+        await wait_for(lambda: all(p.paused for p in table.rows), 10, "paused")
+        for i in range(6, 9):  # one batch each: Tansu lists the end of the last batch
+            await produce(topic, 1, start=i)
+        await wait_for(
+            lambda: [(p.highwater, p.lag) for p in table.rows] == [(3, 1), (3, 1), (3, 1)],
+            10,
+            "the highwater and lag of the paused partitions",
+        )
+        assert all(p.paused and p.committed == 2 for p in table.rows)
+
+
+async def test_after_a_restart_a_partition_with_nothing_new_shows_its_highwater(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """A group that committed everything starts again, paused (as a session that
+    reconnects while paused does): nothing is fetched, yet the highwater and lag are
+    known at once."""
+    await produce(topic, 3, partition=0)
+    group = f"tail-{topic}"
+    first = TailSession.from_options(options(broker, topic, group))
+    async with first:
+        await wait_for(
+            lambda: (
+                (s := first.snapshot()) is not None
+                and [p.committed for p in s.partitions][:1] == [3]
+            ),
+            20,
+            "the first run committed everything",
+        )
+    assert await group_committed(broker, group, topic) == {0: 3, 1: 0, 2: 0}
+    for i in (3, 4):  # one batch each: Tansu lists the end of the last batch
+        await produce(topic, 1, partition=0, start=i)
+    session = TailSession.from_options(options(broker, topic, group))
+    session.ends_interval = 0.1
+    session.set_paused(True)
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)):
+        table = app.query_one(PartitionsTable)
+        await wait_for(
+            lambda: (
+                [(p.committed, p.highwater, p.lag) for p in table.rows]
+                == [(3, 5, 2), (0, 0, 0), (0, 0, 0)]
+            ),
+            20,
+            "the highwater of partitions with nothing new",
+        )
+
+
+async def test_a_filter_change_lists_its_errors_once(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    """The messages already there are filtered again when the filter changes: their
+    errors are the ones shown (three, then only counted), not three more afterwards."""
+    await produce(topic, 12)
+    session = TailSession.from_options(options(broker, topic, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: session.buffer.received == 12, 20, "the 12 messages")
+        await pilot.press("f", *"value['nosuch'] == 1", "enter")
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("filter: value" in line.text for line in events.lines), 10, "the filter"
+        )
+        await produce(topic, 6, start=12)
+        await wait_for(lambda: session.buffer.received == 18, 20, "the new messages")
+        await wait_for(lambda: session.buffer.filter_errors == 18, 10, "every error counted")
+        app.poll()
+        await pilot.pause()
+        failed = [line.text for line in events.lines if "the filter failed" in line.text]
+        assert len(failed) == 3, failed
+        assert "further errors are only counted" in failed[-1]
+
+
+async def test_the_dashboard_writes_payloads_as_consume_does_with_hex_and_save(
+    broker: Broker, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binary as ``base64:``, ``(no key)``, ``(tombstone)``; ``x`` shows the stored
+    bytes in hex, ``w`` saves the message as consume's JSON."""
+    from kconsume.admin import create_topics, producer
+    from kconsume.tui.screens import MessageScreen
+
+    await create_topics(broker.url, {topic_name: 1})
+    client = producer(broker.url)
+    await client.start()
+    try:
+        await client.send_and_wait(topic_name, b"\xff\x00ab", key=None, partition=0)
+        await client.send_and_wait(topic_name, None, key=b"gone", partition=0)
+    finally:
+        await client.stop()
+    monkeypatch.chdir(tmp_path)
+    session = TailSession.from_options(options(broker, topic_name, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        await wait_for(lambda: len(log.rows) == 2, 20, "the two messages")
+        text = " ".join(screen_text(pilot).split())
+        assert "(no key) base64:/wBhYg==" in text
+        assert "gone (tombstone)" in text
+        await pilot.press("home", "enter")
+        screen = app.screen
+        assert isinstance(screen, MessageScreen)
+        await pilot.press("x")
+        assert "00000000: ff00 6162" in screen_text(pilot)
+        await pilot.press("w")
+        saved = tmp_path / f"kconsume-{topic_name}-0-0.json"
+        await wait_for(saved.exists, 5, "the saved message")
+        doc = orjson.loads(saved.read_bytes())
+        assert doc["offset"] == 0 and doc["key"] is None
+        assert doc["value"] == "/wBhYg==" and doc["value_encoding"] == "base64"
+        await pilot.press("y")
+        assert orjson.loads(app.clipboard) == doc
+        await pilot.press("escape")
+
+
+async def test_o_jumps_to_an_offset_or_a_time(broker: Broker, topic: str, produce: Produce) -> None:
+    """``o``: every partition is read again from the position, as ``-o`` takes it."""
+    await produce(topic, 30)  # offsets 0..9 in each partition
+    session = TailSession.from_options(options(broker, topic, None))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        log = app.query_one(MessageLog)
+        await wait_for(lambda: len(log.rows) == 30, 20, "every message")
+        first = min(e.message.timestamp for e in log.rows)
+        await pilot.press("o", *"-2", "enter")
+        await wait_for(
+            lambda: sorted(e.message.offset for e in session.buffer.view) == [8, 8, 8, 9, 9, 9],
+            20,
+            "the last two offsets of each partition",
+        )
+        assert session.status.state is SourceState.CONSUMING
+        await pilot.press("o", *"nonsense", "enter")
+        assert isinstance(app.screen, JumpScreen)  # the reason shows, nothing moves
+        assert "nonsense" in str(app.screen.query_one("#jump-error", Static).content)
+        await pilot.press("escape")
+        await pilot.press("o", *f"@{first}", "enter")  # the first message's time: all again
+        await wait_for(lambda: len(session.buffer.view) == 30, 20, "every message, by time")
+
+
+async def test_o_with_a_group_says_why_it_cannot_jump(
+    broker: Broker, topic: str, produce: Produce
+) -> None:
+    await produce(topic, 3)
+    session = TailSession.from_options(options(broker, topic, f"jump-{topic}"))
+    app = DashboardApp(session, tz=UTC)
+    async with session, app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: session.buffer.received == 3, 20, "the messages")
+        await pilot.press("o")
+        assert not isinstance(app.screen, JumpScreen)
+        events = app.query_one(EventLog)
+        await wait_for(
+            lambda: any("cannot jump with a group" in line.text for line in events.lines),
+            5,
+            "the reason",
+        )

@@ -100,7 +100,7 @@ async def test_b_opens_the_blocking_offset_without_its_payload(remote: RemoteSou
         assert screen.event.message.tp == TP("orders", 2)
         assert screen.event.message.offset == 1180 and screen.event.value is None
         text = text_of(app, "#message-blocking")
-        assert "BLOCKING RECORD: orders[2]@1,180" in text and "held by billing" in text
+        assert "BLOCKING RECORD: orders[2]@1180" in text and "held by billing" in text
 
 
 async def test_control_needs_an_endpoint_with_a_token() -> None:

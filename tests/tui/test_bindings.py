@@ -267,3 +267,64 @@ async def test_follows_messages_that_arrive_after_the_screen_is_up() -> None:
         await pilot.pause()
         assert log.follow and log.max_scroll_y > 0
         assert log.scroll_y == log.max_scroll_y
+
+
+async def test_every_ribbon_legend_names_the_blocking_cell(source: ScriptedSource) -> None:
+    """The ribbon draws ▓ for the blocking offset: the `?` help and the Partitions
+    panel's legends say so too."""
+    from kconsume.tui.widgets import PartitionsTable
+
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PartitionsTable)
+        assert "▓ blocking" in str(table.border_subtitle)
+        header = "".join(s.text for s in table.render_header(200, table.rich_style))
+        assert "▓ blocking" in header
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = "".join(
+            segment.text
+            for y in range(app.size.height)
+            for segment in app.screen._compositor.render_update(full=True).strips[y]  # type: ignore[attr-defined]
+        )
+        assert "▓ blocking" in shown
+
+
+async def test_hiding_and_showing_messages_gives_the_focus_back(source: ScriptedSource) -> None:
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.query_one(MessageLog)
+        assert app.focused is log
+        await pilot.press("4", "4")
+        assert app.focused is log
+        await pilot.press("up")  # the keys reach the messages at once
+        assert not log.follow and log.cursor is not None
+
+
+async def test_events_take_the_room_of_hidden_panels(source: ScriptedSource) -> None:
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        events = app.query_one(EventLog)
+        assert events.region.height == 9
+        await pilot.press("1", "2", "3", "4")
+        await pilot.pause()
+        assert events.region.height > 40
+        await pilot.press("4")
+        await pilot.pause()
+        assert events.region.height == 9
+
+
+async def test_the_message_view_writes_offsets_as_the_list_does(source: ScriptedSource) -> None:
+    """``@1180``, as in the list and as ``-o`` takes it, never ``1,180``."""
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home", "down", "down", "enter")  # orders[2]@1180, blocking
+        screen = app.screen
+        assert isinstance(screen, MessageScreen)
+        dialog = screen.query_one("#message-dialog")
+        assert dialog.border_title == "orders[2] @1180"
+        fields = dict(zip(*(c._cells for c in screen._fields().columns), strict=True))  # type: ignore[attr-defined]
+        assert fields["offset"] == "1180"
+        live = str(screen.live_rows(app.last_snapshot))
+        assert "1180" in live and "1,1" not in live

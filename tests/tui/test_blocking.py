@@ -26,7 +26,7 @@ async def test_b_opens_the_blocking_record_with_offset_and_holder(source: Script
         assert screen.event.message.tp == BLOCKED and screen.event.message.offset == 1180
         assert screen.blocking is not None and screen.blocking.holders == ("billing",)
         text = text_of(app, "#message-blocking")
-        assert "BLOCKING RECORD: orders[2]@1,180" in text
+        assert "BLOCKING RECORD: orders[2]@1180" in text
         assert "in flight for 42s" in text and "held by billing" in text
         await pilot.press("b")  # already open: nothing stacks up
         assert app.screen is screen
@@ -58,7 +58,7 @@ async def test_s_confirmed_skips_the_blocking_record() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         assert isinstance(app.screen, SkipScreen)
-        assert "orders[2]@1,180" in text_of(app, "#skip-text")
+        assert "orders[2]@1180" in text_of(app, "#skip-text")
         await pilot.press("y")
         assert not isinstance(app.screen, SkipScreen)
         assert source.skips == [(BLOCKED, 1180)]

@@ -73,9 +73,13 @@ def test_template_fields_and_escapes() -> None:
 
 def test_raw_writes_bytes_as_they_are() -> None:
     fmt = make_formatter("raw")
-    assert fmt(event(None, b"\x00\xff"), b"\x00\xff") == b"\x00\xff\n"
-    assert fmt(event(None, {"a": 1}), {"a": 1}) == b'{"a":1}\n'
-    assert fmt(event(None, None), None) == b"\n"
+    binary = event(None, b"\x00\xff", raw=b"\x00\xff")
+    assert fmt(binary, binary.value) == b"\x00\xff\n"
+    stored = event(None, {"a": 1}, raw=b'{ "a": 1 }')
+    assert fmt(stored, stored.value) == b'{ "a": 1 }\n'  # as stored, not re-serialised
+    assert fmt(stored, {"a": 2}) == b'{"a":2}\n'  # what a --script transform returned
+    tombstone = event(None, None, raw=None)
+    assert fmt(tombstone, None) == b""  # no bytes: nothing written
 
 
 def test_pretty_shows_local_time_and_colour_only_when_asked() -> None:

@@ -197,7 +197,7 @@ def test_pretty_marks_the_next_record_and_a_caught_up_group() -> None:
 def test_templates_may_use_peek_and_raw_is_unmarked() -> None:
     out = PeekWriter("g", "{peek}:{offset}", value_format="str").partition(peeked())
     assert out.decode().splitlines() == ["before:3", "next:4", "after:5"]
-    assert PeekWriter("g", "raw").partition(peeked()) == b'{"n":1}\n{"n":1}\n\xff\n'
+    assert PeekWriter("g", "raw").partition(peeked()) == b'{"n": 1}\n{"n": 1}\n\xff\n'
     with pytest.raises(ValueError, match="unknown field nope"):
         PeekWriter("g", "{peek} {nope}")
     with pytest.raises(ValueError, match="unknown format"):

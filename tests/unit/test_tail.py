@@ -224,7 +224,11 @@ def test_lines() -> None:
     assert line.time == "12:00:00.007"
     assert line.where == "t[0]@7"
     assert line.value == '{"total":12,"note":"a\\nb"}'
-    assert short_text(Undecodable(b"\xffab", "not json")) == "\ufffdab"
+    assert short_text(Undecodable(b"\xffab", "not json")) == "base64:/2Fi"  # as consume writes it
+    assert short_text(b"\xff\x00") == "base64:/wA="
+    assert short_text(None, key=True, stored=None) == "(no key)"
+    assert short_text(None, stored=None) == "(tombstone)"
+    assert short_text(None, stored=b"null") == "null"  # the JSON null, not a tombstone
     assert short_text("x" * 500, 10) == "x" * 10 + "…"
     assert pretty_value({"a": 1}) == ('{\n  "a": 1\n}', "json")
     assert pretty_value(b"\x00")[1] == "text"

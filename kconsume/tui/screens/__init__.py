@@ -3,7 +3,16 @@
 from .filter import FilterScreen
 from .groups import GroupsScreen
 from .help import KEYS, HelpScreen
+from .jump import JumpScreen
 from .message import MessageScreen
 from .skip import SkipScreen
 
-__all__ = ["KEYS", "FilterScreen", "GroupsScreen", "HelpScreen", "MessageScreen", "SkipScreen"]
+__all__ = [
+    "KEYS",
+    "FilterScreen",
+    "GroupsScreen",
+    "HelpScreen",
+    "JumpScreen",
+    "MessageScreen",
+    "SkipScreen",
+]

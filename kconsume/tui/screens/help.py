@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ...tail.ribbon import LEGEND
+
 __all__ = ["KEYS", "PANELS_HELP", "HelpScreen"]
 
 #: (keys, what they do), in the order the help shows them.
@@ -20,7 +22,9 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("p", "pause / resume consuming (no partition is fetched while paused)"),
     ("/", "search the messages; n / N: next (newer) / previous (older) match"),
     ("f", "filter the messages with a --where expression; empty clears it"),
+    ("o", "jump: read every partition again from an offset, -N, @TIME, beginning or end"),
     ("enter", "open the message under the cursor (the newest while following)"),
+    ("x y w", "in a message: its value's bytes in hex; copy it as JSON; save it as JSON"),
     ("c", "commit now what is committable"),
     ("b", "open the record blocking the commit of the partition blocked longest"),
     ("s", "skip that blocking record (ack it unprocessed) after a confirmation; kconsume run"),
@@ -40,7 +44,7 @@ PANELS_HELP: tuple[tuple[str, str], ...] = (
         "2 Partitions",
         "per partition: committed offset, last delivered, highwater, lag, in flight, the "
         "oldest in flight and its age, last commit, commits ok/failed; the ribbon draws "
-        "committed → acked █ → in flight ▒ → delivered → not delivered ░ → highwater. "
+        f"{LEGEND} (▓: the offset blocking a commit the engine warned about). "
         "A BLOCKED row: the engine warned that its commit does not move.",
     ),
     (

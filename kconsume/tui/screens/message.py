@@ -10,8 +10,10 @@ how long it has been in flight, which streams hold it.
 from __future__ import annotations
 
 from datetime import tzinfo
+from pathlib import Path
 from typing import ClassVar
 
+import orjson
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -22,12 +24,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ...consume.output import TOMBSTONE, jsonl
 from ...engine.snapshot import EngineSnapshot
 from ...engine.types import Event
 from ...tail.lines import (
     format_age,
     format_timestamp,
     header_pairs,
+    hex_dump,
     pretty_value,
     schema_text,
     short_text,
@@ -46,15 +50,15 @@ def commit_position(event: Event, snapshot: EngineSnapshot | None) -> str:
     if p.committed is None:
         return "nothing committed on this partition (no group, or not yet)"
     if p.committed > m.offset:
-        return f"committed: the group's offset on {m.tp} is {p.committed:,}, past it"
+        return f"committed: the group's offset on {m.tp} is {p.committed}, past it"
     if p.oldest_inflight == m.offset:
         blocked = f" for {format_age(p.stalled_for)}" if p.stalled_for else ""
         warned = ", and the engine warned about it" if p.livelock_warned else ""
         return (
-            f"it is the oldest in flight: it holds {m.tp}'s commit at {p.committed:,}"
+            f"it is the oldest in flight: it holds {m.tp}'s commit at {p.committed}"
             f"{blocked}{warned}"
         )
-    return f"not committed yet: {m.tp} is committed up to {p.committed:,}"
+    return f"not committed yet: {m.tp} is committed up to {p.committed}"
 
 
 class MessageScreen(ModalScreen[None]):
@@ -63,6 +67,9 @@ class MessageScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
         Binding("enter", "close", "Close", show=False),
         Binding("s", "skip", "Skip it", show=False),
+        Binding("x", "hex", "Hex"),
+        Binding("y", "copy", "Copy JSON"),
+        Binding("w", "save", "Save JSON"),
     ]
 
     def __init__(
@@ -79,13 +86,17 @@ class MessageScreen(ModalScreen[None]):
         self.tz = tz
         self.dark = dark
         self.blocking = blocking
+        #: Whether the value is shown as a hex dump of its stored bytes (``x``).
+        self.hex = False
+        #: Where ``w`` wrote the message last (None: not yet).
+        self.saved_to: Path | None = None
 
     def compose(self) -> ComposeResult:
         m = self.event.message
         with Vertical(id="message-dialog") as dialog:
-            title = f"{m.topic}[{m.partition}] @ {m.offset:,}"
+            title = f"{m.topic}[{m.partition}] @{m.offset}"
             dialog.border_title = f"Blocking record: {title}" if self.blocking else title
-            dialog.border_subtitle = "esc closes"
+            dialog.border_subtitle = "x hex · y copy JSON · w save JSON · esc closes"
             if self.blocking is not None:
                 yield Static(self.blocking_text(self.blocking), id="message-blocking")
             yield Static(self._fields(), id="message-fields")
@@ -96,7 +107,7 @@ class MessageScreen(ModalScreen[None]):
     @staticmethod
     def blocking_text(record: BlockingRecord) -> Text:
         """What the blocking record holds back, for how long, and who holds it."""
-        parts = [f"BLOCKING RECORD: {record.tp}@{record.offset:,} holds the partition's commit"]
+        parts = [f"BLOCKING RECORD: {record.tp}@{record.offset} holds the partition's commit"]
         if record.blocked_for is not None:
             parts.append(f"blocked for {format_age(record.blocked_for)}")
         if record.inflight_for is not None:
@@ -111,10 +122,10 @@ class MessageScreen(ModalScreen[None]):
         table = self._grid()
         table.add_row("topic", m.topic)
         table.add_row("partition", str(m.partition))
-        table.add_row("offset", f"{m.offset:,}")
+        table.add_row("offset", str(m.offset))
         stamp = format_timestamp(m.timestamp, self.tz)
         table.add_row("timestamp", f"{stamp}  ({m.timestamp} ms)" if m.timestamp >= 0 else stamp)
-        table.add_row("key", short_text(self.event.key, 200))
+        table.add_row("key", short_text(self.event.key, 200, key=True, stored=m.key))
         for name, part in (("key schema", self.event.key), ("schema", self.event.value)):
             described = schema_text(part)
             if described is not None:
@@ -149,8 +160,24 @@ class MessageScreen(ModalScreen[None]):
             table.add_row(name, value)
         return table
 
+    def as_json(self) -> str:
+        """The message as ``kconsume consume`` writes it (jsonl), indented."""
+        doc = orjson.loads(jsonl(self.event, self.event.value))
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+
+    def file_name(self) -> str:
+        m = self.event.message
+        return f"kconsume-{m.topic}-{m.partition}-{m.offset}.json"
+
     def _value(self) -> RenderableType:
-        text, language = pretty_value(self.event.value)
+        if self.hex:
+            stored = self.event.message.value
+            title = f"value: {len(stored):,} bytes as stored (x: decoded)" if stored else "value"
+            return Group(
+                Text(title, style="bold"),
+                Text(hex_dump(stored) if stored is not None else f"{TOMBSTONE}: no bytes"),
+            )
+        text, language = pretty_value(self.event.value, self.event.message.value)
         if language == "json":
             theme = "ansi_dark" if self.dark else "ansi_light"
             return Group(
@@ -160,12 +187,35 @@ class MessageScreen(ModalScreen[None]):
 
     def update_live(self, snapshot: EngineSnapshot | None) -> None:
         """Show the message's refcount and commit state now (called on every poll)."""
-        self.query_one("#message-live", Static).update(self.live(snapshot))
+        for live in self.query("#message-live").results(Static):  # none while closing
+            live.update(self.live(snapshot))
 
     async def action_skip(self) -> None:
         """``s`` on the blocking record: the dashboard's skip (it confirms first)."""
         if self.blocking is not None:
             await self.app.run_action("skip")
+
+    def action_hex(self) -> None:
+        """``x``: the value's stored bytes as a hex dump, or decoded again."""
+        self.hex = not self.hex
+        self.query_one("#message-value", Static).update(self._value())
+
+    def action_copy(self) -> None:
+        """``y``: the message as JSON to the terminal's clipboard (OSC 52)."""
+        self.app.copy_to_clipboard(self.as_json())
+        self.notify("copied the message as JSON", title="copy")
+
+    def action_save(self) -> None:
+        """``w``: the message as JSON to ``kconsume-TOPIC-PARTITION-OFFSET.json`` in the
+        current directory."""
+        path = Path.cwd() / self.file_name()
+        try:
+            path.write_text(self.as_json() + "\n")
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.saved_to = path
+        self.notify(f"saved to {path}", title="save")
 
     def action_close(self) -> None:
         self.dismiss(None)

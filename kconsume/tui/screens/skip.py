@@ -40,7 +40,7 @@ class SkipScreen(ModalScreen[bool]):
             dialog.border_title = "Skip the blocking record?"
             dialog.border_subtitle = "y / enter skips · n / esc cancels"
             yield Static(
-                f"Skip {r.tp}@{r.offset:,}? It has blocked the partition's commit{since}{held}.\n"
+                f"Skip {r.tp}@{r.offset}? It has blocked the partition's commit{since}{held}.\n"
                 "It is acked without being processed and the commit moves past it. An "
                 "agent whose handler is on it has that iteration cancelled and goes on "
                 "with the next message; the skip is logged with its offset.",

@@ -16,8 +16,8 @@ from rich.segment import Segment
 from rich.style import Style
 
 from ...engine.snapshot import PartitionSnapshot
-from ...tail.lines import format_age, format_number
-from ...tail.ribbon import Cell, ribbon_cells, ribbon_runs
+from ...tail.lines import format_age, format_number, format_offset
+from ...tail.ribbon import SHORT_LEGEND, Cell, ribbon_cells, ribbon_runs
 from .table import Column, LineTable, cells
 
 __all__ = ["PartitionsTable"]
@@ -119,8 +119,7 @@ class PartitionsTable(LineTable[PartitionSnapshot]):
         segments = cells(columns, [c.title for c in columns], [None] * len(columns), header)
         ribbon, inline = self.ribbon_width(width)
         if inline:
-            legend = "committed→ █ acked ▒ in flight ░ not delivered →highwater"
-            segments.append(Segment(" " + legend[: ribbon - 1], header))
+            segments.append(Segment(" " + SHORT_LEGEND[: ribbon - 1], header))
         return segments
 
     def render_row(
@@ -141,12 +140,12 @@ class PartitionsTable(LineTable[PartitionSnapshot]):
             oldest_age = p.oldest_inflight_age if p.oldest_inflight is not None else None
             values = [
                 str(p.tp),
-                format_number(p.committed),
-                format_number(p.last_delivered),
-                format_number(p.highwater),
+                format_offset(p.committed),
+                format_offset(p.last_delivered),
+                format_offset(p.highwater),
                 format_number(p.lag),
                 format_number(p.inflight),
-                format_number(p.oldest_inflight),
+                format_offset(p.oldest_inflight),
                 format_age(oldest_age),
                 last_commit(p, self.has_group),
                 f"{p.commits_ok}/{p.commits_failed}",
