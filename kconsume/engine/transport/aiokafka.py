@@ -273,7 +273,10 @@ class AIOKafkaDriver:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
                 raise  # we are being cancelled ourselves
-            log.warning("stopping the Kafka client: %r", exc)
+            # The fetcher's own cancellation is the broker being gone, which the user was
+            # already told; an error or a timeout is worth a warning.
+            level = logging.DEBUG if isinstance(exc, asyncio.CancelledError) else logging.WARNING
+            log.log(level, "stopping the Kafka client: %r", exc)
             with contextlib.suppress(Exception):
                 await self.client._client.close()
 
