@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "fail", "run_async"]
 
