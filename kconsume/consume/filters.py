@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.types import Event, Message
-from ..errors import KConsumeError
+from ..errors import UsageError
 from ..pyfile import PythonFileError, caret_message, run_python_file
 from .record import ConsumedRecord, header_dict, plain
 
@@ -43,7 +43,7 @@ __all__ = [
 _WHERE_GLOBALS: dict[str, Any] = {"re": re, "__builtins__": __builtins__}
 
 
-class FilterSyntaxError(KConsumeError):
+class FilterSyntaxError(UsageError):
     """A filter that cannot be compiled: bad usage, reported before consuming."""
 
 
