@@ -4,13 +4,14 @@ Run with ``make bench-long`` (or ``.venv/bin/python bench/long_run.py --records 
 
 One embedded broker; confluent-kafka (librdkafka) writes N small records over P
 partitions with lz4, as ``bench/exact_end.py`` does.  Then one App (a group, commits
-every second) reads them through one stream, and the reader holds the very first message it gets for the whole run
-(``Consumer.hold``), so that partition's commit cannot pass it and every later message
-of the partition is in the acked ranges above it.  The script samples the process's
-peak RSS (``ru_maxrss``) after 10% of the records and at the end, and prints both.
-It exits 1 unless they differ by less than ``--limit-mb`` (20 MB), every record was
-read, and the held partition's commit stayed at the held offset while the others
-reached their ends.  Not part of ``make test``: it takes a minute or two.
+every second) reads them through one stream, and the reader holds the very first
+message it gets for the whole run (``Consumer.hold``), so that partition's commit
+cannot pass it and every later message of the partition is in the acked ranges above
+it.  The script samples the process's peak RSS (``ru_maxrss``) after 10% of the records
+and at the end, and prints both.  It exits 1 unless they differ by less than
+``--limit-mb`` (20 MB), every record was read, and the held partition's commit stayed
+at the held offset while the others reached their ends.  Not part of ``make test``: it
+takes a minute or two.
 """
 
 from __future__ import annotations
