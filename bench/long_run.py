@@ -3,14 +3,15 @@
 Run with ``make bench-long`` (or ``.venv/bin/python bench/long_run.py --records N``).
 
 One embedded broker; confluent-kafka (librdkafka) writes N small records over P
-partitions with lz4.  Then one App (a group, commits every second) reads them through
-one stream, and the reader holds the very first message it gets for the whole run
-(``Consumer.hold``), so that partition's commit cannot pass it and every later message
-of the partition is in the acked ranges above it.  The script samples the process's
-peak RSS (``ru_maxrss``) after 10% of the records and at the end, and prints both.
-It exits 1 unless they differ by less than ``--limit-mb`` (20 MB), every record was
-read, and the held partition's commit stayed at the held offset while the others
-reached their ends.  Not part of ``make test``: it takes a minute or two.
+partitions with lz4, as ``bench/exact_end.py`` does.  Then one App (a group, commits
+every second) reads them through one stream, and the reader holds the very first
+message it gets for the whole run (``Consumer.hold``), so that partition's commit
+cannot pass it and every later message of the partition is in the acked ranges above
+it.  The script samples the process's peak RSS (``ru_maxrss``) after 10% of the records
+and at the end, and prints both.  It exits 1 unless they differ by less than
+``--limit-mb`` (20 MB), every record was read, and the held partition's commit stayed
+at the held offset while the others reached their ends.  Not part of ``make test``: it
+takes a minute or two.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from exact_end import produce  # the same librdkafka topic as make bench-exact
 
 from kconsume import App, Message
 from kconsume.broker import EmbeddedBroker
@@ -35,34 +35,6 @@ from kconsume.engine.types import TP
 def peak_rss_mb() -> float:
     """The process's peak resident set so far, in MB (Linux reports ru_maxrss in KB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def produce(bootstrap: str, topic: str, records: int, partitions: int) -> float:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
-        future.result(30)
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "compression.type": "lz4",
-            "linger.ms": 50,
-            "batch.num.messages": 10_000,
-            "batch.size": 1_000_000,
-        }
-    )
-    started = time.perf_counter()
-    for i in range(records):
-        while True:
-            try:
-                producer.produce(
-                    topic, b'{"order": %d, "total": 12.5}' % i, partition=i % partitions
-                )
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(120):
-        raise RuntimeError("the producer did not deliver everything in 120 s")
-    return time.perf_counter() - started
 
 
 @dataclass(slots=True)

@@ -1,5 +1,8 @@
 """kconsume: a Kafka consumer engine you can see into."""
 
+# Registers the avro, protobuf and jsonschema codecs (their libraries load on first use):
+# the engine's codec table does not import it, so the two never import each other.
+from . import schemas  # noqa: F401
 from ._version import __version__
 from .engine import (
     TP,

@@ -6,9 +6,18 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from .consume.filters import caret_message
+__all__ = ["PythonFileError", "caret_message", "run_python_file"]
 
-__all__ = ["PythonFileError", "run_python_file"]
+
+def caret_message(kind: str, source: str, error: SyntaxError) -> str:
+    """``kind`` error with the offending line and a caret under the position."""
+    lines = source.splitlines() or [""]
+    lineno = max(1, min(error.lineno or 1, len(lines)))
+    line = lines[lineno - 1]
+    # Python gives no column (0) when the expression ends too early: point past its end.
+    column = max(1, min(error.offset or len(line) + 1, len(line) + 1))
+    where = f" (line {lineno})" if len(lines) > 1 else ""
+    return f"{kind}: {error.msg}{where}\n  {line}\n  {' ' * (column - 1)}^"
 
 
 class PythonFileError(Exception):

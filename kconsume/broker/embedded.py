@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = ["BrokerError", "EmbeddedBroker", "free_port"]
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..broker import EmbeddedBroker
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 from .errors import EXIT_USAGE, fail
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 from ..groups import CommitTo, GroupActiveError, active_message, open_session, plan_for, render
 from . import options as o
 from .errors import run_async

@@ -9,14 +9,11 @@ from typing import Any, TypeVar
 
 import typer
 
-from ..engine.transport.base import KConsumeError
+from ..errors import EXIT_FAILURE, EXIT_USAGE, KConsumeError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "fail", "run_async"]
 
 T = TypeVar("T")
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
@@ -47,4 +44,4 @@ def run_async(main: Coroutine[Any, Any, T]) -> T | None:
     try:
         return asyncio.run(runner())
     except KConsumeError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), exc.exit_code) from None

@@ -20,7 +20,7 @@ from ..consume import ConsumeOptions, FilterSyntaxError, prepare
 from ..engine.observing import ObserveConfigError, ObserveSettings
 from ..engine.positions import StartAt, parse_time_ms
 from ..engine.transport.aiokafka import PASSTHROUGH, bootstrap_servers, client_settings
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 from ..schemas import MissingExtraError, RegistrySettings, SchemaSettings
 from .errors import EXIT_USAGE, fail
 

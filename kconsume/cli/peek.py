@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 from ..groups import PeekWriter, Selection, open_session, peek
 from ..schemas import MissingExtraError
 from . import options as o

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.transport.base import KConsumeError
 from ..engine.types import Event, Message
+from ..errors import UsageError
+from ..pyfile import PythonFileError, caret_message, run_python_file
 from .record import ConsumedRecord, header_dict, plain
 
 __all__ = [
@@ -42,19 +43,8 @@ __all__ = [
 _WHERE_GLOBALS: dict[str, Any] = {"re": re, "__builtins__": __builtins__}
 
 
-class FilterSyntaxError(KConsumeError):
+class FilterSyntaxError(UsageError):
     """A filter that cannot be compiled: bad usage, reported before consuming."""
-
-
-def caret_message(kind: str, source: str, error: SyntaxError) -> str:
-    """``kind`` error with the offending line and a caret under the position."""
-    lines = source.splitlines() or [""]
-    lineno = max(1, min(error.lineno or 1, len(lines)))
-    line = lines[lineno - 1]
-    # Python gives no column (0) when the expression ends too early: point past its end.
-    column = max(1, min(error.offset or len(line) + 1, len(line) + 1))
-    where = f" (line {lineno})" if len(lines) > 1 else ""
-    return f"{kind}: {error.msg}{where}\n  {line}\n  {' ' * (column - 1)}^"
 
 
 #: What user code (``--where``, ``--script``) may raise on one message: any error, and
@@ -287,7 +277,6 @@ class Script:
 
 def load_script(path: str | Path) -> Script:
     """Run the file once and take its ``keep`` and ``transform``; FilterSyntaxError if unusable."""
-    from ..pyfile import PythonFileError, run_python_file  # it imports caret_message from here
 
     file = Path(path)
     try:

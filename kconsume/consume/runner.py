@@ -20,8 +20,8 @@ from typing import Any, BinaryIO, TextIO
 
 from ..engine import App, Event, StartAt, Stream
 from ..engine.codecs import codec
-from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
+from ..errors import KConsumeError
 from ..schemas import SchemaSettings
 from .connection import quiet_client_logs, watch_connection
 from .decoding import Undecodable, output_codec

@@ -1,5 +1,6 @@
 """The consumer engine: Consumer, Conductor, Streams, commits.  Free of any UI."""
 
+from ..errors import BrokerUnreachableError, KConsumeError, UnknownTopicError
 from .app import Agent, App
 from .codecs import Codec, CodecError, codec, register_codec
 from .conductor import Conductor
@@ -34,8 +35,8 @@ from .offsets import PartitionState, Range
 from .positions import StartAt
 from .snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
 from .stream import Stream
-from .transport.aiokafka import AIOKafkaTransport, BrokerUnreachableError
-from .transport.base import KConsumeError, Transport, UnknownTopicError
+from .transport.aiokafka import AIOKafkaTransport
+from .transport.base import Transport
 from .types import TP, Event, Message, Record
 from .watchdog import Watchdog
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, Protocol
 
+from ..errors import KConsumeError
 from .agents import Agent, AgentFun
 from .codecs import Codec, codec
 from .conductor import Conductor
@@ -31,7 +32,7 @@ from .positions import StartAt
 from .snapshot import EngineSnapshot, take_snapshot
 from .stream import DEFAULT_BUFFER_MAXSIZE, Stream
 from .transport.aiokafka import AIOKafkaTransport
-from .transport.base import KConsumeError, Transport
+from .transport.base import Transport
 from .types import TP, Message
 from .watchdog import AGENT_TASK_PREFIX, Watchdog, WatchdogSettings
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = ["Codec", "CodecError", "codec", "register_codec"]
 
@@ -60,10 +60,6 @@ _CODECS: dict[str, Codec] = {
 }
 
 
-#: Codecs that :mod:`kconsume.schemas` registers when first asked for.
-_SCHEMA_FORMATS = ("avro", "protobuf", "jsonschema")
-
-
 def register_codec(codec_: Codec) -> None:
     """Make a codec available by name to ``app.stream(..., value=NAME)``."""
     _CODECS[codec_.name] = codec_
@@ -72,15 +68,14 @@ def register_codec(codec_: Codec) -> None:
 def codec(spec: str | Codec | None) -> Codec:
     """The codec for a name (``raw`` for None), or the codec itself.
 
-    ``avro``, ``protobuf`` and ``jsonschema`` come from :mod:`kconsume.schemas`
-    (``kconsume.schemas.configure(registry=URL)`` sets where their schemas come from).
+    ``avro``, ``protobuf`` and ``jsonschema`` are registered by :mod:`kconsume.schemas`,
+    which the ``kconsume`` package imports (``kconsume.schemas.configure(registry=URL)``
+    sets where their schemas come from).
     """
     if spec is None:
         return _CODECS["raw"]
     if isinstance(spec, Codec):
         return spec
-    if spec in _SCHEMA_FORMATS and spec not in _CODECS:
-        from .. import schemas  # noqa: F401  registers them (the libraries load later)
     try:
         return _CODECS[spec]
     except KeyError:

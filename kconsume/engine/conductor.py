@@ -186,33 +186,10 @@ class Conductor:
         return deliver_slice
 
     def _compile(self, plan: _Plan) -> Callable[[Message], None]:
-        """A delivery function for one topic's plan, with its lookups bound once.
-
-        The common case, one stream and no prefilter, gets a function of its own.
-        """
+        """A delivery function for one topic's plan, message by message (``on_message``,
+        and the slices of plans :meth:`_compile_slice` does not batch)."""
         refcount = plan.refcount
         on_decode_error = self._on_decode_error
-        if len(plan.groups) == 1 and refcount == 1 and not plan.groups[0].prefiltered:
-            group = plan.groups[0]
-            decode_key, decode_value, streams = group.decode_key, group.decode_value, group.streams
-            put = streams[0].put
-            new_event = tuple.__new__  # Event(...) without the Python-level __new__
-
-            def deliver_one(message: Message) -> None:
-                message.refcount = 1
-                key, value = message.key, message.value
-                try:
-                    if key is not None and decode_key is not None:
-                        key = decode_key(key)
-                    if value is not None and decode_value is not None:
-                        value = decode_value(value)
-                except Exception as exc:
-                    on_decode_error(message, streams, exc)
-                    return
-                put(new_event(Event, (message, key, value)))
-
-            return deliver_one
-
         ack = self.consumer.ack
 
         def deliver(message: Message) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+from ..errors import KConsumeError
 from .events import (
     CommitCompleted,
     CommitFailed,
@@ -41,7 +42,6 @@ from .events import (
 from .offsets import PartitionState
 from .positions import StartAt
 from .transport.base import (
-    KConsumeError,
     MessageCallback,
     PartitionsCallback,
     RecordLike,

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .transport.base import KConsumeError
+from ..errors import KConsumeError
 
 if TYPE_CHECKING:
     from .consumer import Consumer

@@ -12,7 +12,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
-from .transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = ["TOKEN_ENV", "ObserveConfigError", "ObserveSettings", "is_loopback", "parse_address"]
 

@@ -134,29 +134,25 @@ class Stream:
 
     def put(self, event: Event) -> None:
         """Append an event.  Caller: ``Conductor.on_message`` (per message; no await)."""
-        buffer = self._buffer
-        buffer.append(event)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if len(buffer) >= self.maxsize and not self._paused:
-            self._pause()
+        self._buffer.append(event)
+        self._added()
 
     def put_many(self, events: list[Event]) -> None:
         """Append a slice's events.  Caller: ``Conductor.on_slice`` (per slice; no await).
 
         The buffer may pass ``maxsize`` by less than a slice before the stream pauses.
         """
-        buffer = self._buffer
-        buffer.extend(events)
+        self._buffer.extend(events)
+        self._added()
+
+    def _added(self) -> None:
+        """Wake the reader, and pause the stream's partitions if the buffer is full."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if len(buffer) >= self.maxsize and not self._paused:
+        if len(self._buffer) >= self.maxsize and not self._paused:
             self._pause()
 
     def purge(self, tps: set[TP]) -> list[Event]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
+from ..errors import KConsumeError
 from .commit import plan_for, render
 from .lag import LagReport, LagWindow, sorted_reports
 from .peek import PeekWriter, peek

@@ -35,8 +35,8 @@ from ..engine.transport.aiokafka import (
     bootstrap_servers,
     client_settings,
 )
-from ..engine.transport.base import KConsumeError, UnknownTopicError
 from ..engine.types import TP
+from ..errors import KConsumeError, UnknownTopicError
 from .session import REBALANCING, _admin_settings, _NoRebalances
 from .verdict import Sample
 

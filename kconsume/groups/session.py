@@ -42,9 +42,10 @@ from ..engine.transport.aiokafka import (
     bootstrap_servers,
     client_settings,
 )
-from ..engine.transport.base import KConsumeError, RecordLike
+from ..engine.transport.base import RecordLike
 from ..engine.transport.diagnose import connect_failure
 from ..engine.types import TP
+from ..errors import KConsumeError
 from .selection import Selection
 
 __all__ = [

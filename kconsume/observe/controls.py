@@ -8,10 +8,13 @@ endpoints, which exist only when the endpoint has a token and the request carrie
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..engine.app import App
 from ..engine.events import EngineEvent, PartitionsAssigned
 from ..engine.types import TP
+
+if TYPE_CHECKING:
+    from ..engine.app import App
 
 __all__ = ["REMOTE", "AppControls"]
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..engine.app import App
 from ..engine.snapshot import EngineSnapshot
+
+if TYPE_CHECKING:
+    from ..engine.app import App
 
 __all__ = ["WATCHDOG_CAUSES", "EngineCollector", "RateMeter"]
 

@@ -28,8 +28,8 @@ import orjson
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent
 from ..engine.observing import parse_address
 from ..engine.snapshot import EngineSnapshot
-from ..engine.transport.base import KConsumeError
 from ..engine.types import TP, Event, Message
+from ..errors import KConsumeError
 from ..tail.buffer import TailBuffer
 from ..tail.source import (
     BlockingRecord,

@@ -26,7 +26,7 @@ import hmac
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -34,7 +34,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from .._version import __version__
-from ..engine.app import App
 from ..engine.events import (
     CommitCompleted,
     CommitStarted,
@@ -48,6 +47,9 @@ from ..tail.source import SourceState, SourceStatus, backpressure
 from .controls import AppControls
 from .metrics import EngineCollector, RateMeter
 from .wire import encode_event, encode_snapshot, encode_status
+
+if TYPE_CHECKING:
+    from ..engine.app import App
 
 __all__ = ["CLIENT_QUEUE", "HISTORY", "KEEPALIVE", "WRITE_TIMEOUT", "ObserveServer", "app_status"]
 

@@ -17,7 +17,7 @@ from ..engine.events import (
     WatchdogCleared,
     WatchdogWarning,
 )
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = ["run_headless"]
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..engine.app import App
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 from ..pyfile import PythonFileError, run_python_file
 
 __all__ = ["AppLoadError", "load_app"]

@@ -2,12 +2,12 @@
 
 A :class:`TailSession` runs an engine App with one extra stream read into a bounded
 :class:`TailBuffer`; the dashboard (``kconsume.tui``) reads it through the
-:class:`DashboardSource` protocol.  :class:`ScriptedSource` is a deterministic
-source for tests and screenshots.  Nothing here imports Textual.
+:class:`DashboardSource` protocol.  The deterministic source of the dashboard's tests
+and screenshots, ``ScriptedSource``, lives with the tests (tests/tui/scripted_source.py).
+Nothing here imports Textual.
 """
 
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer
-from .fake import ScriptedSource
 from .logs import capture_logs
 from .rates import RateMeter
 from .ribbon import Cell, ribbon_cells, ribbon_runs
@@ -21,7 +21,6 @@ __all__ = [
     "DashboardSource",
     "Notice",
     "RateMeter",
-    "ScriptedSource",
     "SourceState",
     "SourceStatus",
     "TailBuffer",

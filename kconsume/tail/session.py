@@ -31,9 +31,8 @@ from ..engine import App, Event, Stream
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
 from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
-from ..engine.transport.aiokafka import BrokerUnreachableError
-from ..engine.transport.base import KConsumeError
 from ..engine.types import TP
+from ..errors import BrokerUnreachableError, KConsumeError
 from ..schemas import SchemaSettings
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
 from .source import (

@@ -1,7 +1,7 @@
 """What the dashboard reads and controls: the :class:`DashboardSource` protocol.
 
 Two implementations: :class:`~kconsume.tail.session.TailSession` over a running
-engine, and :class:`~kconsume.tail.fake.ScriptedSource`, a deterministic stand-in for
+engine, and ``ScriptedSource`` (tests/tui/scripted_source.py), a deterministic stand-in for
 tests and screenshots.  The dashboard polls ``snapshot()`` and ``status`` on a timer
 and receives discrete events through ``subscribe``; it never touches the engine.
 """

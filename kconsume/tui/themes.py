@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..engine.transport.base import KConsumeError
+from ..errors import KConsumeError
 
 __all__ = [
     "DEFAULT_THEME",

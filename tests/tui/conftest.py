@@ -8,8 +8,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from kconsume.tail import ScriptedSource
 from kconsume.tui import DashboardApp
+from tests.tui.scripted_source import ScriptedSource
 
 #: The terminal the tests and snapshots use.
 SIZE = (160, 50)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kconsume.tail import ScriptedSource
 from kconsume.tail.source import SourceState
 from kconsume.tui.widgets import StreamsTable
+from tests.tui.scripted_source import ScriptedSource
 
 from .conftest import SIZE, dashboard, settle, text_of
 

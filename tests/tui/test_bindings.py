@@ -10,10 +10,10 @@ from textual.widgets import Input
 
 from kconsume.engine.events import DecodeError
 from kconsume.engine.types import TP
-from kconsume.tail import ScriptedSource
 from kconsume.tui.app import INBOX_SIZE, PANELS, DashboardApp
 from kconsume.tui.screens import KEYS, FilterScreen, HelpScreen, MessageScreen
 from kconsume.tui.widgets import EventLog, MessageLog, SearchBar
+from tests.tui.scripted_source import ScriptedSource
 
 from .conftest import SIZE, dashboard, settle, text_of
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kconsume.engine.types import TP
-from kconsume.tail import ScriptedSource
 from kconsume.tui.app import DashboardApp
 from kconsume.tui.screens import MessageScreen, SkipScreen
+from tests.tui.scripted_source import ScriptedSource
 
 from .conftest import SIZE, dashboard, text_of
 from .test_bindings import events_text, until

@@ -11,11 +11,11 @@ from textual.widgets import DataTable, Static
 
 from kconsume.engine.types import TP
 from kconsume.groups.scripted import ScriptedGroups
-from kconsume.tail import ScriptedSource
 from kconsume.tui import DashboardApp
 from kconsume.tui.groups_app import GroupsApp
 from kconsume.tui.screens import GroupsScreen
 from kconsume.tui.screens.group_actions import CommitScreen, PeekScreen
+from tests.tui.scripted_source import ScriptedSource
 
 from .conftest import SIZE
 

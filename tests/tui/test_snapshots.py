@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from kconsume.tail import ScriptedSource
+from tests.tui.scripted_source import ScriptedSource
 
 from .conftest import SIZE, dashboard, settle
 

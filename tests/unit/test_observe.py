@@ -51,9 +51,10 @@ from kconsume.observe.wire import (
     encode_snapshot,
     event_types,
 )
-from kconsume.tail import Notice, ScriptedSource
+from kconsume.tail import Notice
 from tests.fakes import FakeDriver, FakeTransport
 from tests.helpers import wait_for
+from tests.tui.scripted_source import ScriptedSource
 
 A0, B0 = TP("a", 0), TP("b", 0)
 TOKEN = "s3cret-token-value"

@@ -70,3 +70,15 @@ def test_an_app_can_be_declared_at_module_level() -> None:
 
     assert [s.name for s in app.conductor.streams] == ["handler"]
     assert app.snapshot().partitions == ()
+
+
+def test_errors_live_in_one_module_with_their_exit_codes() -> None:
+    from kconsume import errors
+    from kconsume.consume.filters import FilterSyntaxError
+    from kconsume.engine.transport import aiokafka, base
+
+    assert kconsume.KConsumeError is errors.KConsumeError is base.KConsumeError
+    assert kconsume.BrokerUnreachableError is errors.BrokerUnreachableError
+    assert aiokafka.UnreadableRecordsError is errors.UnreadableRecordsError
+    assert errors.KConsumeError.exit_code == errors.EXIT_FAILURE == 1
+    assert FilterSyntaxError.exit_code == errors.UsageError.exit_code == errors.EXIT_USAGE == 2

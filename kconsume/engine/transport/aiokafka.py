@@ -25,17 +25,21 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.group import LeaveGroupRequest
 
+from ...errors import (
+    BrokerUnreachableError,
+    EndUnknownError,
+    KConsumeError,
+    UnknownTopicError,
+    UnreadableRecordsError,
+)
 from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
 from .base import (
     ConsumerDriver,
-    EndUnknownError,
-    KConsumeError,
     RebalanceHandler,
     RecordLike,
     Transport,
-    UnknownTopicError,
 )
 from .diagnose import connect_failure
 
@@ -96,14 +100,6 @@ STOP_TIMEOUT = 10.0
 DEFAULT_ISOLATION_LEVEL = "read_committed"
 #: Seconds a fetch may take to confirm the end offsets ListOffsets gave.
 END_CONFIRM_TIMEOUT = 5.0
-
-
-class BrokerUnreachableError(KConsumeError):
-    """No broker answered at the bootstrap addresses."""
-
-
-class UnreadableRecordsError(KConsumeError):
-    """Fetched records the client cannot decode (a compression codec it lacks)."""
 
 
 class KafkaConsumer(Consumer):

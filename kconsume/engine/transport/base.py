@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ...errors import EndUnknownError, KConsumeError, UnknownTopicError
 from ..positions import StartAt
 from ..types import TP, Message
 
@@ -28,18 +29,6 @@ __all__ = [
     "Transport",
     "UnknownTopicError",
 ]
-
-
-class KConsumeError(Exception):
-    """An error with a message meant for the user, not a traceback."""
-
-
-class UnknownTopicError(KConsumeError):
-    """A subscribed topic does not exist on the cluster."""
-
-
-class EndUnknownError(KConsumeError):
-    """A partition's end offset could not be confirmed."""
 
 
 class RecordLike(Protocol):
@@ -157,10 +146,12 @@ class Transport:
         self.settings = settings
 
     def consumer_class(self) -> type[Consumer]:
-        """The Consumer class of this transport (its ``consumer_stopped_errors``)."""
-        from ..consumer import Consumer
+        """The Consumer class of this transport (its ``consumer_stopped_errors``).
 
-        return Consumer
+        Every transport names its own: the base class would not know which exceptions
+        its client raises once stopped.
+        """
+        raise NotImplementedError
 
     def create_consumer(
         self,

@@ -18,8 +18,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ...engine.transport.base import KConsumeError
 from ...engine.types import TP
+from ...errors import KConsumeError
 
 __all__ = ["CommitScreen", "PeekScreen"]
 

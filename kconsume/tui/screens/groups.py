@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from ...engine.transport.base import KConsumeError
+from ...errors import KConsumeError
 from ...groups.lag import LagReport, PartitionLag
 from ...groups.monitor import GroupsSource
 from ..widgets.groups import GroupPartitionsTable, GroupsTable, VerdictView

@@ -4,7 +4,7 @@ The source is the scripted demo (deterministic), put through the wire format exa
 the endpoint does: ``{"info": ...}`` once, then ``{"snapshot": ...}`` (the body of
 ``/snapshot``) and ``{"event": ...}`` (a line of ``/events``) in the order they came.
 Run it again only when the wire format changes:
-``.venv/bin/python tests/tui/data/record_attach.py``.
+``.venv/bin/python -m tests.tui.data.record_attach`` (from the repository root).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 
 from kconsume.engine.events import EngineEvent
 from kconsume.observe.wire import encode_event, encode_snapshot, encode_status
-from kconsume.tail import ScriptedSource
+from tests.tui.scripted_source import ScriptedSource
 
 HERE = Path(__file__).parent
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from ..engine.events import (
+from kconsume.engine.events import (
     CommitFailed,
     DecodeError,
     EngineEvent,
@@ -26,11 +26,11 @@ from ..engine.events import (
     PartitionsAssigned,
     RebalanceStarted,
 )
-from ..engine.offsets import Range
-from ..engine.snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
-from ..engine.types import TP, Event, Message
-from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer
-from .source import (
+from kconsume.engine.offsets import Range
+from kconsume.engine.snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
+from kconsume.engine.types import TP, Event, Message
+from kconsume.tail.buffer import DEFAULT_BUFFER_SIZE, TailBuffer
+from kconsume.tail.source import (
     BlockingRecord,
     Level,
     Notice,
