@@ -330,6 +330,12 @@ class RdKafkaDriver:
         self._pending: dict[TP, int] | None = None
         self._pending_paused: set[TP] = set()
         self._paused: set[TP] = set()
+        #: Where each partition's fetching (re)started: librdkafka reports no position
+        #: after an assignment or a seek until it returns a record, and nothing below
+        #: this start is the engine's to read.
+        self._starts: dict[TP, int] = {}
+        #: Committed offsets read during the assignment under way (``committed()``).
+        self._committed_seen: dict[TP, int] = {}
         #: Guards the assignment bookkeeping, changed by the poll thread and the loop.
         self._lock = threading.Lock()
         self._closing = False
@@ -540,6 +546,12 @@ class RdKafkaDriver:
         those it paused.  On the poll thread (in a callback) or the loop (no group)."""
         with self._lock:
             pending, paused = self._pending or {}, self._pending_paused
+            # A partition the engine did not seek starts at the group's committed offset,
+            # which the engine has just read: assigned there explicitly, it is known.
+            for tp, offset in pending.items():
+                if offset < 0 and tp in self._committed_seen:
+                    pending[tp] = self._committed_seen[tp]
+            self._committed_seen = {}
             offsets = [TopicPartition(tp.topic, tp.partition, off) for tp, off in pending.items()]
             client = self.client
             if incremental:
@@ -548,8 +560,12 @@ class RdKafkaDriver:
                 client.assign(offsets)
                 self._assigned.clear()
                 self._paused.clear()
-            for tp in pending:
+            for tp, offset in pending.items():
                 self._assigned[tp] = TopicPartition(tp.topic, tp.partition)
+                if offset >= 0:
+                    self._starts[tp] = offset
+                else:
+                    self._starts.pop(tp, None)
             self._pending, self._pending_paused = None, set()
             if paused:
                 client.pause([TopicPartition(tp.topic, tp.partition) for tp in paused])
@@ -582,9 +598,11 @@ class RdKafkaDriver:
                 for tp in tps:
                     self._assigned.pop(tp, None)
                     self._paused.discard(tp)
+                    self._starts.pop(tp, None)
             else:
                 self._assigned.clear()
                 self._paused.clear()
+                self._starts.clear()
 
     def _tp(self, topic: str, partition: int) -> TP:
         key = (topic, partition)
@@ -668,11 +686,15 @@ class RdKafkaDriver:
             answer = self._client.position(list(self._assigned.values()))
         except KafkaException:
             return {}
-        return {
-            self._tp(tp.topic, tp.partition): tp.offset
-            for tp in answer
-            if tp.offset >= 0 and tp.error is None
-        }
+        starts = self._starts
+        out: dict[TP, int] = {}
+        for kafka_tp in answer:
+            tp = self._tp(kafka_tp.topic, kafka_tp.partition)
+            if kafka_tp.offset >= 0 and kafka_tp.error is None:
+                out[tp] = kafka_tp.offset
+            elif (start := starts.get(tp)) is not None:
+                out[tp] = start  # nothing returned since the assignment or the seek
+        return out
 
     async def position(self, tp: TP) -> int | None:
         if self._pending is not None and tp in self._pending:
@@ -713,6 +735,7 @@ class RdKafkaDriver:
         if tp not in self._assigned:
             return
         self.client.seek(TopicPartition(tp.topic, tp.partition, offset))
+        self._starts[tp] = offset  # librdkafka reports no position until a record
 
     def pause(self, tps: Iterable[TP]) -> None:
         with self._lock:
@@ -770,7 +793,11 @@ class RdKafkaDriver:
                 )  # fmt: skip
                 continue
             if kafka_tp.offset >= 0:
-                result[TP(kafka_tp.topic, kafka_tp.partition)] = kafka_tp.offset
+                tp = TP(kafka_tp.topic, kafka_tp.partition)
+                result[tp] = kafka_tp.offset
+                with self._lock:
+                    if self._pending is not None and tp in self._pending:
+                        self._committed_seen[tp] = kafka_tp.offset
         return result
 
     async def _list_offsets(self, tps: list[TP], at: int) -> dict[TP, int]:
