@@ -52,6 +52,7 @@ from confluent_kafka import (
 from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
+from .aiokafka import BrokerUnreachableError
 from .base import (
     ConsumerDriver,
     EndUnknownError,
@@ -336,6 +337,13 @@ class RdKafkaDriver:
         self._starts: dict[TP, int] = {}
         #: Committed offsets read during the assignment under way (``committed()``).
         self._committed_seen: dict[TP, int] = {}
+        #: What the loop asked for, applied on the poll thread before the next consume().
+        self._seeks: dict[TP, int] = {}
+        #: The partitions paused at librdkafka (``_paused`` is what the engine wants).
+        self._rd_paused: set[TP] = set()
+        #: As of the last consume() (:meth:`_snapshot`): positions and fetch ends.
+        self._positions: dict[TP, int] = {}
+        self._ends: dict[TP, int] = {}
         #: Guards the assignment bookkeeping, changed by the poll thread and the loop.
         self._lock = threading.Lock()
         self._closing = False
@@ -396,13 +404,15 @@ class RdKafkaDriver:
         except KafkaException as exc:
             raise KConsumeError(f"librdkafka refused the settings: {exc.args[0].str()}") from None
         self._poll = _Worker("kconsume-rdkafka-poll")
+        timeout = int(self._config.get("socket.timeout.ms", REQUEST_TIMEOUT * 1000)) / 1000
         try:
-            metadata = await _in_thread(self._client.list_topics, None, REQUEST_TIMEOUT)
+            metadata = await _in_thread(self._client.list_topics, None, timeout)
         except KafkaException as exc:
             await self._close_now()
             servers = self._config["bootstrap.servers"]
-            raise KConsumeError(
-                f"cannot reach a Kafka broker at {servers}: {exc.args[0].str()}"
+            raise BrokerUnreachableError(
+                f"cannot reach a Kafka broker at {servers} in {timeout:g}s "
+                f"(librdkafka: {exc.args[0].str()})"
             ) from None
         existing = {name for name, t in metadata.topics.items() if t.error is None}
         missing = sorted(set(topics) - existing)
@@ -512,17 +522,25 @@ class RdKafkaDriver:
             log.exception("the engine's rebalance handler failed")
 
     async def _request(self, fn: Callable[..., T], *args: Any) -> T:
-        """A librdkafka call that waits for a broker, off the loop: on the poll thread
-        while it is in a rebalance callback, else on a thread of its own."""
+        """A librdkafka call that waits for a broker, on the poll thread, off the loop.
+
+        librdkafka serializes the calls on one client, and answers one made during a
+        rebalance callback only on the callback's thread: so it runs there while a
+        callback waits for the engine, else between two consume() calls (a consume
+        waits :data:`POLL_WAIT` at most).
+        """
         with self._lock:
             if self._in_callback:
                 future: concurrent.futures.Future[T] = concurrent.futures.Future()
                 self._callback_calls.put((future, fn, args))
+                queued = True
             else:
-                future = None  # type: ignore[assignment]
-        if future is not None:
-            return await asyncio.wrap_future(future)
-        return await _in_thread(fn, *args)
+                queued = False
+        if not queued:
+            if self._poll is None:
+                raise ClientClosedError("the Kafka client is stopped")
+            future = self._poll.submit(fn, *args)
+        return await asyncio.wrap_future(future)
 
     def _on_assign(self, client: RdConsumer, partitions: list[TopicPartition]) -> None:
         if self._closing:
@@ -560,6 +578,7 @@ class RdKafkaDriver:
                 client.assign(offsets)
                 self._assigned.clear()
                 self._paused.clear()
+                self._seeks, self._rd_paused = {}, set()
             for tp, offset in pending.items():
                 self._assigned[tp] = TopicPartition(tp.topic, tp.partition)
                 if offset >= 0:
@@ -570,6 +589,8 @@ class RdKafkaDriver:
             if paused:
                 client.pause([TopicPartition(tp.topic, tp.partition) for tp in paused])
                 self._paused |= paused
+                self._rd_paused |= paused
+            self._snapshot(client)
 
     def _on_revoke(self, client: RdConsumer, partitions: list[TopicPartition]) -> None:
         tps = {self._tp(p.topic, p.partition) for p in partitions}
@@ -598,11 +619,17 @@ class RdKafkaDriver:
                 for tp in tps:
                     self._assigned.pop(tp, None)
                     self._paused.discard(tp)
+                    self._rd_paused.discard(tp)
                     self._starts.pop(tp, None)
+                    self._seeks.pop(tp, None)
+                self._positions = {k: v for k, v in self._positions.items() if k not in tps}
             else:
                 self._assigned.clear()
                 self._paused.clear()
+                self._rd_paused.clear()
                 self._starts.clear()
+                self._seeks.clear()
+                self._positions, self._ends = {}, {}
 
     def _tp(self, topic: str, partition: int) -> TP:
         key = (topic, partition)
@@ -635,6 +662,7 @@ class RdKafkaDriver:
         client = self._client
         if client is None or self._closing:
             return {}
+        self._apply_ops(client)
         messages: list[Any] = client.consume(self._batch, 0)
         if not messages:
             messages = client.consume(1, wait)
@@ -658,6 +686,7 @@ class RdKafkaDriver:
             records.append(
                 RdRecord(m.offset(), m.timestamp()[1], m.key(), m.value(), m.headers() or ())
             )
+        self._snapshot(client)
         return out
 
     def _message_error(self, error: KafkaError, message: Any) -> None:
@@ -677,97 +706,120 @@ class RdKafkaDriver:
             return
         log.warning("librdkafka: %s: %s", where, error.str())
 
-    def fetch_positions(self) -> dict[TP, int]:
-        """librdkafka's position (past every record consume() returned, and past the
-        transaction markers it read) of every assigned partition.  Local, no waiting."""
-        if self._client is None or not self._assigned:
-            return {}
-        try:
-            answer = self._client.position(list(self._assigned.values()))
-        except KafkaException:
-            return {}
+    def _snapshot(self, client: RdConsumer) -> None:
+        """On the poll thread, after a consume(): every assigned partition's position
+        (past every record returned, and past the transaction markers librdkafka read)
+        and the end its last fetch reported, for the loop to read without a call."""
+        assigned = list(self._assigned.values())
+        if not assigned:
+            self._positions, self._ends = {}, {}
+            return
+        positions: dict[TP, int] = {}
+        ends: dict[TP, int] = {}
         starts = self._starts
-        out: dict[TP, int] = {}
+        try:
+            answer = client.position(assigned)
+        except KafkaException:
+            answer = []
         for kafka_tp in answer:
             tp = self._tp(kafka_tp.topic, kafka_tp.partition)
             if kafka_tp.offset >= 0 and kafka_tp.error is None:
-                out[tp] = kafka_tp.offset
+                positions[tp] = kafka_tp.offset
             elif (start := starts.get(tp)) is not None:
-                out[tp] = start  # nothing returned since the assignment or the seek
-        return out
+                positions[tp] = start  # nothing returned since the assignment or the seek
+        for kafka_tp in assigned:
+            with contextlib.suppress(KafkaException):
+                _, high = client.get_watermark_offsets(kafka_tp, cached=True)
+                if high >= 0:
+                    ends[self._tp(kafka_tp.topic, kafka_tp.partition)] = high
+        self._positions, self._ends = positions, ends
+
+    def fetch_positions(self) -> dict[TP, int]:
+        """Where the last consume() left each assigned partition, with the seeks made
+        since (they apply before the next one).  No call to librdkafka."""
+        positions = self._positions
+        if self._seeks:
+            positions = {**positions, **self._seeks}
+        return positions
 
     async def position(self, tp: TP) -> int | None:
-        if self._pending is not None and tp in self._pending:
-            offset = self._pending[tp]
-            return offset if offset >= 0 else None
-        return self.fetch_positions().get(TP(tp[0], tp[1])) if tp in self._assigned else None
-
-    def _watermarks(self, tp: TP) -> tuple[int, int] | None:
-        if self._client is None or tp not in self._assigned:
-            return None
-        try:
-            low, high = self._client.get_watermark_offsets(
-                TopicPartition(tp[0], tp[1]), cached=True
-            )
-        except KafkaException:
-            return None
-        return (low, high) if high >= 0 else None
+        tp = TP(tp[0], tp[1])
+        pending = self._pending
+        if pending is not None and tp in pending:
+            return pending[tp] if pending[tp] >= 0 else None
+        return self.fetch_positions().get(tp) if tp in self._assigned else None
 
     def highwater(self, tp: TP) -> int | None:
         """The end the last fetch reported (librdkafka keeps the last stable offset
-        there under read_committed)."""
-        marks = self._watermarks(tp)
-        return marks[1] if marks else None
+        there under read_committed: the highwater and the fetch end are one)."""
+        return self._ends.get(tp) if tp in self._assigned else None
 
     def fetch_end(self, tp: TP) -> int | None:
         return self.highwater(tp)
 
-    # -- flow control -----------------------------------------------------------
+    # -- flow control (applied on the poll thread, before the next consume) -----------
+
+    def _apply_ops(self, client: RdConsumer) -> None:
+        """On the poll thread: the seeks, pauses and resumes the loop asked for.
+
+        librdkafka serializes calls on one client (a call from another thread waits
+        for a running consume()), so the loop never calls it: it records what it
+        wants, and the engine already treats records of a partition it paused as
+        given back.
+        """
+        with self._lock:
+            seeks, self._seeks = self._seeks, {}
+            assigned = self._assigned
+            seeks = {tp: off for tp, off in seeks.items() if tp in assigned}
+            wanted = self._paused & assigned.keys()
+            pause = wanted - self._rd_paused
+            resume = self._rd_paused - wanted
+            self._rd_paused = wanted
+        if pause:
+            client.pause([TopicPartition(tp.topic, tp.partition) for tp in pause])
+        resume = {tp for tp in resume if tp in assigned}
+        if resume:
+            client.resume([TopicPartition(tp.topic, tp.partition) for tp in resume])
+            # Seen with librdkafka 2.16: a partition sought, then paused and resumed
+            # before it returned a record, was never fetched again.  A resumed
+            # partition is sought to where the engine reads next, which is always right.
+            for tp in resume:
+                if tp not in seeks and (position := self._positions.get(tp)) is not None:
+                    seeks[tp] = position
+        for tp, offset in seeks.items():
+            try:
+                client.seek(TopicPartition(tp.topic, tp.partition, offset))
+            except KafkaException as exc:
+                log.warning("seek of %s to %d failed: %s", tp, offset, exc.args[0].str())
+                continue
+            self._starts[tp] = offset  # librdkafka reports no position until a record
 
     def seek(self, tp: TP, offset: int) -> None:
+        """Fetch ``tp`` from ``offset`` next (applied before the next consume())."""
+        tp = TP(tp[0], tp[1])
         with self._lock:
-            self._seek(TP(tp[0], tp[1]), offset)
-
-    def _seek(self, tp: TP, offset: int) -> None:
-        if self._pending is not None and tp in self._pending:
-            self._pending[tp] = offset
-            return
-        if tp not in self._assigned:
-            return
-        self.client.seek(TopicPartition(tp.topic, tp.partition, offset))
-        self._starts[tp] = offset  # librdkafka reports no position until a record
+            if self._pending is not None and tp in self._pending:
+                self._pending[tp] = offset
+            elif tp in self._assigned:
+                self._seeks[tp] = offset
 
     def pause(self, tps: Iterable[TP]) -> None:
         with self._lock:
-            self._pause(tps)
-
-    def _pause(self, tps: Iterable[TP]) -> None:
-        now: list[TopicPartition] = []
-        for tp in tps:
-            tp = TP(tp[0], tp[1])
-            if self._pending is not None and tp in self._pending:
-                self._pending_paused.add(tp)
-            elif tp in self._assigned and tp not in self._paused:
-                self._paused.add(tp)
-                now.append(TopicPartition(tp.topic, tp.partition))
-        if now:
-            self.client.pause(now)
+            for tp in tps:
+                tp = TP(tp[0], tp[1])
+                if self._pending is not None and tp in self._pending:
+                    self._pending_paused.add(tp)
+                elif tp in self._assigned:
+                    self._paused.add(tp)
 
     def resume(self, tps: Iterable[TP]) -> None:
         with self._lock:
-            self._resume(tps)
-
-    def _resume(self, tps: Iterable[TP]) -> None:
-        now: list[TopicPartition] = []
-        for tp in tps:
-            tp = TP(tp[0], tp[1])
-            if self._pending is not None and tp in self._pending:
-                self._pending_paused.discard(tp)
-            elif tp in self._paused:
-                self._paused.discard(tp)
-                now.append(TopicPartition(tp.topic, tp.partition))
-        if now:
-            self.client.resume(now)
+            for tp in tps:
+                tp = TP(tp[0], tp[1])
+                if self._pending is not None and tp in self._pending:
+                    self._pending_paused.discard(tp)
+                else:
+                    self._paused.discard(tp)
 
     # -- commits and offsets ------------------------------------------------------
 
