@@ -440,6 +440,7 @@ class RdKafkaDriver:
         self._begin_assignment(set(tps))
         try:
             await self._handler.on_partitions_assigned(set(tps))
+            await _in_thread(self._resolve_resets, self._client)  # nothing polls yet
         finally:
             self._apply_assignment(False)
 
@@ -549,6 +550,7 @@ class RdKafkaDriver:
         self._begin_assignment(tps)
         try:
             self._on_loop(self._handler.on_partitions_assigned(set(tps)))
+            self._resolve_resets(client)
         finally:
             self._apply_assignment(self._incremental)
             self._read_group_identity()
@@ -558,6 +560,43 @@ class RdKafkaDriver:
         with self._lock:
             self._pending = dict.fromkeys(tps, OFFSET_INVALID)
             self._pending_paused = set()
+
+    def _resolve_resets(self, client: RdConsumer) -> None:
+        """Turn ``auto.offset.reset`` into offsets for the pending partitions that have
+        neither a committed offset nor a seek: one ListOffsets for them all.
+
+        librdkafka resolves a reset itself but reports no position until it returns a
+        record, so an empty partition would never count as read.  On the poll thread
+        (in the callback), or before polling starts.
+        """
+        with self._lock:
+            pending = dict(self._pending or {})
+            unknown = [
+                tp for tp, off in pending.items() if off < 0 and tp not in self._committed_seen
+            ]
+        if not unknown:
+            return
+        reset = str(self._config.get("auto.offset.reset", "latest")).lower()
+        at = OFFSET_BEGINNING if reset in ("earliest", "smallest", "beginning") else OFFSET_END
+        if reset in ("error", "none"):
+            return
+        try:
+            answer = client.offsets_for_times(
+                [TopicPartition(tp.topic, tp.partition, at) for tp in unknown], REQUEST_TIMEOUT
+            )
+        except KafkaException as exc:
+            log.warning("could not resolve auto.offset.reset=%s: %s", reset, exc.args[0].str())
+            return
+        with self._lock:
+            for kafka_tp in answer:
+                tp = TP(kafka_tp.topic, kafka_tp.partition)
+                if (
+                    kafka_tp.error is None
+                    and kafka_tp.offset >= 0
+                    and self._pending is not None
+                    and self._pending.get(tp, 0) < 0
+                ):
+                    self._pending[tp] = kafka_tp.offset
 
     def _apply_assignment(self, incremental: bool) -> None:
         """Assign the pending partitions at the offsets the engine chose, then pause
