@@ -87,8 +87,12 @@ T = TypeVar("T")
 #:   nothing to return, the same as the aiokafka transport's;
 #: * manual commits only, and offsets never stored by librdkafka: the engine decides
 #:   what is committable;
-#: * ``isolation.level`` read_committed, as on the aiokafka transport.
+#: * ``isolation.level`` read_committed, and the aiokafka transport's group timings
+#:   (session 10 s, heartbeat 3 s; librdkafka: 45 s and 3 s), so a member that dies
+#:   loses its partitions as soon on either client.
 DEFAULT_CONFIG: dict[str, Any] = {
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 3_000,
     "fetch.queue.backoff.ms": 10,
     "fetch.wait.max.ms": 100,
     "enable.auto.commit": False,
@@ -889,7 +893,50 @@ class RdKafkaDriver:
                 with self._lock:
                     if self._pending is not None and tp in self._pending:
                         self._committed_seen[tp] = kafka_tp.offset
+        await self._report_below_log_start(result)
         return result
+
+    async def _report_below_log_start(self, committed: Mapping[TP, int | None]) -> None:
+        """Warn about committed offsets below their partition's log start, as the
+        aiokafka transport does (same words), and start those partitions where
+        ``auto.offset.reset`` says: retention or deleted records moved the log start
+        past the group's offset.  Read from the broker's answer (ListOffsets, earliest).
+        """
+        known = {tp: offset for tp, offset in committed.items() if offset is not None}
+        if not known:
+            return
+        try:
+            starts = await self._list_offsets(list(known), OFFSET_BEGINNING)
+        except KConsumeError as exc:
+            log.debug("could not read the log starts: %s", exc)
+            return
+        reset = str(self._config.get("auto.offset.reset", "latest")).lower()
+        earliest = reset in ("earliest", "smallest", "beginning")
+        where = (
+            "the log start"
+            if earliest
+            else "the end"
+            if reset in ("latest", "largest", "end")
+            else None
+        )
+        for tp, offset in known.items():
+            start = starts.get(tp)
+            if start is None or start < 0 or offset >= start:
+                continue
+            with self._lock:
+                if self._pending is not None and tp in self._pending:
+                    if earliest:
+                        self._committed_seen[tp] = start
+                    else:  # resolved with the others that have no usable offset
+                        self._committed_seen.pop(tp, None)
+            log.warning(
+                "%s[%d]: the group's committed offset %d is below the log start %d "
+                "(records %d..%d are gone: retention or deleted records); "
+                "starting at %s (auto_offset_reset=%s)",
+                tp.topic, tp.partition, offset, start, offset, start - 1,
+                f"{where}, {start}" if earliest else where or "nowhere: the fetch fails",
+                reset,
+            )  # fmt: skip
 
     async def _list_offsets(self, tps: list[TP], at: int) -> dict[TP, int]:
         """ListOffsets for every partition at once (``at``: a time in ms, or
