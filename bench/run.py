@@ -37,6 +37,9 @@ from typing import Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.producer.message_accumulator import BatchBuilder
+from confluent_kafka import OFFSET_BEGINNING
+from confluent_kafka import Consumer as RdConsumer
+from confluent_kafka import TopicPartition as RdTopicPartition
 from schemas import AVRO_BASELINE, AVRO_ROWS, avro_registry, fill
 
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
@@ -44,6 +47,7 @@ from kconsume.admin import create_topics
 from kconsume.broker import EmbeddedBroker
 from kconsume.consume import ConsumeOptions, run_consume
 from kconsume.engine import StartAt
+from kconsume.engine.transport.rdkafka import DEFAULT_CONFIG as RDKAFKA_DEFAULTS
 from kconsume.tail import TailSession
 from kconsume.tui import DashboardApp
 
@@ -82,6 +86,8 @@ class Row:
     """Label of the row this one's ratio is computed against."""
     rates: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    also: str | None = None
+    """Label of a second row this one's ratio is given against, if any."""
 
     @property
     def median(self) -> float | None:
@@ -167,6 +173,52 @@ async def raw_getmany(setup: Setup) -> float:
         await consumer.stop()
 
 
+def raw_rdkafka_loop(setup: Setup, config: dict[str, object]) -> float:
+    """confluent-kafka's own loop: ``consume(n, 1.0)``, orjson.loads on every value.
+
+    Blocking, as a user writes it without asyncio (run on a thread so the bench's loop
+    keeps going); timed from ``assign()`` returning, like the aiokafka loop.  ``n`` is
+    10,000, or what is left to read: ``consume(n, timeout)`` returns only once it has
+    ``n`` messages or the timeout passed, so asking for more than is left would wait
+    out the timeout at the end.
+    """
+    consumer = RdConsumer(
+        {
+            "bootstrap.servers": setup.broker.bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            **config,
+        }
+    )
+    try:
+        consumer.assign(
+            [RdTopicPartition(setup.topic, p, OFFSET_BEGINNING) for p in range(setup.partitions)]
+        )
+        started = time.perf_counter()
+        count = 0
+        loads = orjson.loads
+        while count < setup.messages:
+            for message in consumer.consume(min(10_000, setup.messages - count), 1.0):
+                if message.error() is None:
+                    loads(message.value())
+                    count += 1
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+async def raw_rdkafka(setup: Setup) -> float:
+    """The raw confluent-kafka loop with the fast settings the librdkafka transport uses."""
+    tuned = {k: v for k, v in RDKAFKA_DEFAULTS.items() if not k.startswith("enable.")}
+    return await asyncio.to_thread(raw_rdkafka_loop, setup, tuned)
+
+
+async def raw_rdkafka_defaults(setup: Setup) -> float:
+    """The same loop with librdkafka's defaults (``fetch.queue.backoff.ms`` 1000)."""
+    return await asyncio.to_thread(raw_rdkafka_loop, setup, {})
+
+
 async def read(stream: Stream, n: int) -> None:
     """What a user's agent does: iterate the stream (decoded JSON) until n events are seen."""
     count = 0
@@ -199,6 +251,13 @@ async def run_engine(setup: Setup, app: App, streams: list[Stream]) -> float:
 async def engine_one_stream(setup: Setup) -> float:
     """Observer mode (no group): every partition assigned, no commits."""
     app = App(setup.broker.url, group_id=None, auto_offset_reset="earliest")
+    stream = app.stream(setup.topic, value="json")
+    return await run_engine(setup, app, [stream])
+
+
+async def engine_one_stream_rdkafka(setup: Setup) -> float:
+    """The observer-mode row on the librdkafka transport (``rdkafka://``)."""
+    app = App(f"rdkafka://{setup.broker.bootstrap}", group_id=None, auto_offset_reset="earliest")
     stream = app.stream(setup.topic, value="json")
     return await run_engine(setup, app, [stream])
 
@@ -310,11 +369,14 @@ async def raw_jsonl(setup: Setup) -> float:
         await consumer.stop()
 
 
-async def consume_jsonl(setup: Setup, where: list[str] | None = None) -> float:
+async def consume_jsonl(
+    setup: Setup, where: list[str] | None = None, client: str = "aiokafka"
+) -> float:
     """``kconsume consume TOPIC -o beginning -e --format jsonl > /dev/null``, in process."""
+    url = setup.broker.url if client == "aiokafka" else f"rdkafka://{setup.broker.bootstrap}"
     options = ConsumeOptions(
         [setup.topic],
-        broker=setup.broker.url,
+        broker=url,
         offset=StartAt("beginning"),
         exit_at_end=True,
         output_format="jsonl",
@@ -327,6 +389,11 @@ async def consume_jsonl(setup: Setup, where: list[str] | None = None) -> float:
     if code:
         raise RuntimeError(f"consume exited {code}: {errors.getvalue()}")
     return time.perf_counter() - started
+
+
+async def consume_jsonl_rdkafka(setup: Setup) -> float:
+    """``consume --client librdkafka --format jsonl``."""
+    return await consume_jsonl(setup, client="librdkafka")
 
 
 async def consume_jsonl_where(setup: Setup) -> float:
@@ -399,6 +466,7 @@ ENGINE_ONE_STREAM = "engine, 1 stream (no group)"
 ENGINE_GROUP = "engine, 1 stream, group + commits"
 TAIL_HEADLESS = "tail session, no dashboard"
 JSONL_BASELINE = "raw aiokafka getmany writing JSON lines"
+RAW_RDKAFKA = "raw confluent-kafka consume(), tuned"
 
 #: (label, function, the row it is compared with)
 ROWS: list[tuple[str, RowFun, str]] = [
@@ -415,7 +483,14 @@ ROWS: list[tuple[str, RowFun, str]] = [
     (JSONL_BASELINE, raw_jsonl, JSONL_BASELINE),
     ("consume --format jsonl > /dev/null", consume_jsonl, JSONL_BASELINE),
     ("consume --format jsonl --where ...", consume_jsonl_where, JSONL_BASELINE),
+    ("consume --client librdkafka -f jsonl", consume_jsonl_rdkafka, JSONL_BASELINE),
+    # Issue 17: librdkafka (confluent-kafka), raw and under the engine.
+    (RAW_RDKAFKA, raw_rdkafka, BASELINE),
+    ("raw confluent-kafka, librdkafka defaults", raw_rdkafka_defaults, BASELINE),
+    ("engine, 1 stream, librdkafka", engine_one_stream_rdkafka, RAW_RDKAFKA),
 ]
+#: Rows whose ratio is also given against a second row: (row, other row).
+ALSO = {"engine, 1 stream, librdkafka": BASELINE}
 
 
 async def fill_avro(setup: Setup) -> None:
@@ -460,6 +535,9 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
         failed = f"  ({len(row.failures)} failed: {row.failures[0]})" if row.failures else ""
         plain = (BASELINE, JSONL_BASELINE, AVRO_BASELINE)
         against = "" if row.baseline in plain else f" vs {row.baseline}"
+        second = medians.get(row.also) if row.also else None
+        if second:
+            against += f", {median / second:.2f} vs {row.also}"
         lines.append(
             f"{row.label:<40} {median:>10,.0f} msg/s  {ratio}{against}   [{spread}]{failed}"
         )
@@ -478,7 +556,9 @@ def start_broker(kind: str) -> AbstractContextManager[Broker]:
 
 
 async def bench(messages: int, rounds: int, partitions: int, timeout: float, broker: str) -> int:
-    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS + AVRO_ROWS]
+    rows = [
+        Row(label, fun, baseline, also=ALSO.get(label)) for label, fun, baseline in ROWS + AVRO_ROWS
+    ]
     with start_broker(broker) as running, avro_registry():
         setup = Setup(running, TOPIC, partitions, messages)
         seconds = await produce(setup)

@@ -101,7 +101,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "enable.partition.eof": False,
 }
 #: Records taken from librdkafka in one ``getmany`` (``max_poll_records`` sets it).
-DEFAULT_BATCH = 10_000
+#: Measured (engine, one stream, 200,000 records): 2,000 read at the aiokafka
+#: transport's rate, 10,000 and 500 about 10% slower (docs/benchmarks.md).
+DEFAULT_BATCH = 2_000
 #: Longest one ``consume()`` waits for a first record: an empty answer still moves
 #: positions past transaction markers, so the engine hears of them this soon.
 POLL_WAIT = 0.1
