@@ -1,27 +1,34 @@
 """The Kafka transport on librdkafka (confluent-kafka): ``rdkafka://host:port[,host:port]``.
 
-librdkafka's calls block, and its rebalance callbacks run inside ``consume()`` on the
-thread that called it.  So:
+librdkafka's calls block; confluent-kafka serializes the calls on one client (a call
+from a second thread waits while a ``consume()`` runs, and one made during a rebalance
+callback waits until the callback returned unless it is made on the callback's own
+thread: both measured with confluent-kafka 2.16).  So:
 
-* one **poll thread** (:class:`_Worker`) runs every ``consume()`` and the final
-  ``close()``; the event loop awaits it.  A batch is taken whole (``consume(n, 0)``
-  after ``consume(1, wait)``), grouped per partition and wrapped in :class:`RdRecord`
-  on that thread, so the loop receives one batch-sized mapping per call;
-* a rebalance callback, called by librdkafka on the poll thread, runs the engine's
-  async handler on the loop and **blocks the poll thread until it has finished**
-  (:meth:`RdKafkaDriver._on_loop`).  Nothing is fetched meanwhile, and a revoke's
-  drain and commit happen while the group still waits for this member;
-* requests that wait for a broker (commit, committed, offsets) run each on a daemon
-  thread of its own (:func:`_in_thread`), never on the loop and never behind a poll;
-* the local calls (position, cached watermarks, pause, resume, seek) are made on the
-  loop directly: they only lock librdkafka's partition state.
+* one **poll thread** (:class:`_Worker`) makes every call on the client: each
+  ``consume()`` (``consume(n, 0)``, or ``consume(1, wait)`` then ``consume(n - 1, 0)``,
+  so a batch is taken whole and a lone record is not held back), the requests that
+  wait for a broker (commit, committed, ListOffsets) between two consume() calls, and
+  the final ``close()``.  The loop awaits it and is never blocked;
+* the batch is grouped per partition and wrapped in :class:`RdRecord` there, and each
+  partition's position and fetch end are read right after (:meth:`RdKafkaDriver._snapshot`),
+  so the loop's ``fetch_positions``/``highwater``/``fetch_end`` make no call;
+* ``pause``/``resume``/``seek`` from the loop are recorded and applied on the poll
+  thread before the next consume() (the engine already treats records of a partition
+  it paused as given back);
+* a rebalance callback, called by librdkafka inside consume() on the poll thread, runs
+  the engine's async handler on the loop and **blocks the poll thread until it has
+  finished** (:meth:`RdKafkaDriver._on_loop`), running meanwhile the requests the
+  handler makes (committed offsets, the revoke's commit).  Nothing is fetched in the
+  meantime, and a revoke's drain and commit happen while the group waits for us.
 
-While an assignment is being set up, its partitions are not assigned at librdkafka
-yet: the engine's ``pause``/``seek`` calls for them are collected, and the callback
-assigns each partition at the offset the engine chose (``assign`` with offsets, or
-``incremental_assign`` for the cooperative protocols), then pauses the ones still
-paused.  librdkafka can only seek a partition it already fetches; an assignment with
-offsets is exact.
+While an assignment is being set up its partitions are not assigned at librdkafka yet:
+the engine's seeks and pauses for them are collected, and the callback assigns each
+partition at an explicit offset (the engine's seek, the group's committed offset, or
+``auto.offset.reset`` resolved by one ListOffsets), with ``assign`` or, for the
+cooperative protocols, ``incremental_assign``; then pauses the ones still paused.
+librdkafka reports no position until it has returned a record, so the driver keeps
+where each partition (re)started.
 """
 
 from __future__ import annotations
