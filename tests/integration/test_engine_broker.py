@@ -11,7 +11,7 @@ import pytest
 from kconsume import App, BrokerUnreachableError, LivelockWarning, UnknownTopicError
 from kconsume.admin import create_topics
 from kconsume.broker import free_port
-from kconsume.engine import TP, Codec, DecodeError, EngineEvent, Stream
+from kconsume.engine import TP, Codec, DecodeError, EngineEvent, PartitionsRevoked, Stream
 from tests.brokers import Broker, client_url
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
@@ -128,17 +128,25 @@ async def test_restart_resumes_exactly_at_committed_offsets(
     assert processed >= {(p, o) for p in range(3) for o in range(20)}  # nothing lost
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["eager", "cooperative"])
 async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
-    client: str, broker: Broker, topic_name: str, produce: Produce
+    client: str, broker: Broker, topic_name: str, produce: Produce, cooperative: bool
 ) -> None:
+    if cooperative and client != "librdkafka":
+        pytest.skip("aiokafka has no cooperative assignor")
     await create_topics(broker.url, {topic_name: 4})
-    group = "g-split"
+    group = f"g-split-{cooperative}"
     seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
     apps: list[App] = []
     tasks: list[asyncio.Task[None]] = []
+    revoked: dict[str, list[frozenset[TP]]] = defaultdict(list)
+    settings = {"config": {"partition.assignment.strategy": "cooperative-sticky"}}
 
     async def start(name: str) -> App:
-        app = engine(broker, group, revoke_drain_timeout=5)
+        app = engine(broker, group, revoke_drain_timeout=5, **(settings if cooperative else {}))
+        app.events.subscribe(
+            lambda e: revoked[name].append(e.tps) if isinstance(e, PartitionsRevoked) else None
+        )
         stream = app.stream(topic_name, value="json")
 
         async def read() -> None:
@@ -169,6 +177,8 @@ async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
         what="the two engines split the partitions",
     )
     assert not a.consumer.assignment() & b.consumer.assignment()
+    if cooperative:  # a gave up only the partitions that moved to b, and kept the others
+        assert revoked["a"] == [b.consumer.assignment()], revoked["a"]
     await send(40, 40)
     orders = lambda: {o for msgs in seen.values() for _, o in msgs}  # noqa: E731
     await wait_for(lambda: orders() >= set(range(80)), timeout=30, what="all 80 orders")
