@@ -157,7 +157,7 @@ def test_consume_to_the_end_writes_exactly_the_topic(
 async def test_consume_to_the_end_in_a_group_commits_the_log_end(
     client: str, broker: Broker, produced: ProducedTopic
 ) -> None:
-    group = f"e-{produced.name}"
+    group = f"e-{client}-{produced.name}"
     result = kconsume(
         broker, "consume", produced.name, "-g", group, "-o", "beginning", "-e", *RAW, *FAST_GROUP
     )
@@ -315,7 +315,7 @@ def _unb64(data: str | None) -> bytes | None:
 async def test_run_headless_agent_sees_exactly_the_topic(
     client: str, broker: Broker, produced: ProducedTopic, tmp_path: Path
 ) -> None:
-    group = f"run-{produced.name}"
+    group = f"run-{client}-{produced.name}"
     ends = await log_ends(broker, produced.name)
     out = tmp_path / "seen.jsonl"
     app_file = tmp_path / "record.py"

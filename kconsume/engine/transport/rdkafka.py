@@ -703,9 +703,10 @@ class RdKafkaDriver:
         if self._errors:
             error = self._errors.pop(0)
             raise KConsumeError(f"librdkafka: {error.str()}")
-        if self._inflight is None:
+        if self._inflight is None or self._inflight.cancelled():
             self._inflight = self._poll.submit(self._consume, min(timeout, POLL_WAIT))
-        result = await asyncio.wrap_future(self._inflight)
+        # Shielded: cancelling this call leaves the consume() and its records in place.
+        result = await asyncio.shield(asyncio.wrap_future(self._inflight))
         self._inflight = None
         return result
 
