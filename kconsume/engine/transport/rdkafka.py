@@ -256,6 +256,49 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await future
 
 
+#: Errors a request is retried on: the partition's leader or the group's coordinator
+#: is not ready yet (a topic just created, a broker restarting).
+_RETRIABLE = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.OFFSET_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
+
+def _retrying(fn: Callable[..., T], *args: Any) -> T:
+    """Call ``fn``, again every 0.1 s for up to :data:`REQUEST_TIMEOUT` while it fails
+    with an error that passes (:data:`_RETRIABLE`, or one librdkafka calls retriable).
+
+    On the poll thread.  aiokafka retries these itself; librdkafka's offset queries
+    raise them at once (seen: NOT_LEADER_FOR_PARTITION right after a topic is created).
+    """
+    deadline = time.monotonic() + REQUEST_TIMEOUT
+    while True:
+        try:
+            answer = fn(*args)
+            if time.monotonic() < deadline and any(
+                getattr(tp, "error", None) is not None and tp.error.code() in _RETRIABLE
+                for tp in (answer if isinstance(answer, list) else ())
+            ):  # a partition's own error that passes
+                time.sleep(0.1)
+                continue
+            return answer
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            passes = isinstance(error, KafkaError) and (
+                error.code() in _RETRIABLE or error.retriable()
+            )
+            if not passes or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 class _Worker:
     """One daemon thread running submitted calls in order: the poll thread."""
 
@@ -594,8 +637,10 @@ class RdKafkaDriver:
         if reset in ("error", "none"):
             return
         try:
-            answer = client.offsets_for_times(
-                [TopicPartition(tp.topic, tp.partition, at) for tp in unknown], REQUEST_TIMEOUT
+            answer = _retrying(
+                client.offsets_for_times,
+                [TopicPartition(tp.topic, tp.partition, at) for tp in unknown],
+                REQUEST_TIMEOUT,
             )
         except KafkaException as exc:
             log.warning("could not resolve auto.offset.reset=%s: %s", reset, exc.args[0].str())
@@ -953,7 +998,7 @@ class RdKafkaDriver:
         OFFSET_END/OFFSET_BEGINNING); -1 where nothing is at or after the time."""
         client = self.client
         wanted = [TopicPartition(tp.topic, tp.partition, at) for tp in tps]
-        answer = await self._request(client.offsets_for_times, wanted, REQUEST_TIMEOUT)
+        answer = await self._request(_retrying, client.offsets_for_times, wanted, REQUEST_TIMEOUT)
         _check(answer, "ListOffsets")
         return {TP(tp.topic, tp.partition): tp.offset for tp in answer}
 
