@@ -720,6 +720,7 @@ class RdKafkaDriver:
                     self._starts.pop(tp, None)
                     self._seeks.pop(tp, None)
                 self._positions = {k: v for k, v in self._positions.items() if k not in tps}
+                self._ends = {k: v for k, v in self._ends.items() if k not in tps}
             else:
                 self._assigned.clear()
                 self._paused.clear()
@@ -813,7 +814,11 @@ class RdKafkaDriver:
             self._positions, self._ends = {}, {}
             return
         positions: dict[TP, int] = {}
-        ends: dict[TP, int] = {}
+        # An end stays known once a fetch reported it: librdkafka forgets it when it
+        # loses the partition's leader (a broker that went away), and the watchdog
+        # needs it then to tell a stalled fetch.
+        assigned_tps = self._assigned
+        ends = {tp: end for tp, end in self._ends.items() if tp in assigned_tps}
         starts = self._starts
         try:
             answer = client.position(assigned)
