@@ -19,8 +19,8 @@ __all__ = [
     "CLIENTS",
     "Broker",
     "client_url",
+    "current_client",
     "new_broker",
-    "test_client",
 ]
 
 #: Which broker the broker-facing tests run against: ``tansu`` (the default, Python
@@ -67,14 +67,14 @@ def new_broker() -> AbstractContextManager[Broker]:
     return EmbeddedBroker()
 
 
-def test_client() -> str:
+def current_client() -> str:
     """The client of the running test: ``KCONSUME_CLIENT``, which the ``client`` fixture
     sets (and ``kconsume consume``/``tail`` read as ``--client``); else aiokafka."""
     return os.environ.get("KCONSUME_CLIENT", "aiokafka")
 
 
 def client_url(broker: Broker, client: str | None = None) -> str:
-    """The App URL of ``broker`` on ``client`` (default: :func:`test_client`)."""
-    if (client or test_client()) == "librdkafka":
+    """The App URL of ``broker`` on ``client`` (default: :func:`current_client`)."""
+    if (client or current_client()) == "librdkafka":
         return f"rdkafka://{broker.bootstrap}"
     return broker.url

@@ -26,7 +26,7 @@ from kconsume.engine import (
     WatchdogCleared,
     WatchdogWarning,
 )
-from tests.brokers import Broker, client_url
+from tests.brokers import Broker, client_url, current_client
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce
 
@@ -45,7 +45,8 @@ QUICK: dict[str, Any] = {
 
 
 def watched(broker: Broker, group: str, **kwargs: Any) -> tuple[App, list[EngineEvent]]:
-    app = App(client_url(broker), group_id=group, **{**QUICK, **kwargs})
+    # A group per client: a member the other client's run left behind would slow the join.
+    app = App(client_url(broker), group_id=f"{group}-{current_client()}", **{**QUICK, **kwargs})
     events: list[EngineEvent] = []
     app.events.subscribe(events.append)
     return app, events
