@@ -37,6 +37,9 @@ from typing import Any, Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.producer.message_accumulator import BatchBuilder
+from confluent_kafka import OFFSET_BEGINNING
+from confluent_kafka import Consumer as RdConsumer
+from confluent_kafka import TopicPartition as RdTopicPartition
 from schemas import AVRO_BASELINE, AVRO_ROWS, avro_registry, fill
 
 from kconsume import App, EngineEvent, PartitionsAssigned, Stream
@@ -45,6 +48,7 @@ from kconsume.broker import EmbeddedBroker
 from kconsume.cli.runtime import tune_gc
 from kconsume.consume import ConsumeOptions, run_consume
 from kconsume.engine import StartAt
+from kconsume.engine.transport.rdkafka import DEFAULT_CONFIG as RDKAFKA_DEFAULTS
 from kconsume.tail import TailSession
 from kconsume.tui import DashboardApp
 
@@ -84,6 +88,8 @@ class Row:
     """Label of the row this one's ratio is computed against."""
     rates: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    also: str | None = None
+    """Label of a second row this one's ratio is given against, if any."""
 
     @property
     def median(self) -> float | None:
@@ -169,6 +175,52 @@ async def raw_getmany(setup: Setup) -> float:
         await consumer.stop()
 
 
+def raw_rdkafka_loop(setup: Setup, config: dict[str, object]) -> float:
+    """confluent-kafka's own loop: ``consume(n, 1.0)``, orjson.loads on every value.
+
+    Blocking, as a user writes it without asyncio (run on a thread so the bench's loop
+    keeps going); timed from ``assign()`` returning, like the aiokafka loop.  ``n`` is
+    10,000, or what is left to read: ``consume(n, timeout)`` returns only once it has
+    ``n`` messages or the timeout passed, so asking for more than is left would wait
+    out the timeout at the end.
+    """
+    consumer = RdConsumer(
+        {
+            "bootstrap.servers": setup.broker.bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            **config,
+        }
+    )
+    try:
+        consumer.assign(
+            [RdTopicPartition(setup.topic, p, OFFSET_BEGINNING) for p in range(setup.partitions)]
+        )
+        started = time.perf_counter()
+        count = 0
+        loads = orjson.loads
+        while count < setup.messages:
+            for message in consumer.consume(min(10_000, setup.messages - count), 1.0):
+                if message.error() is None:
+                    loads(message.value())
+                    count += 1
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+async def raw_rdkafka(setup: Setup) -> float:
+    """The raw confluent-kafka loop with the fast settings the librdkafka transport uses."""
+    tuned = {k: v for k, v in RDKAFKA_DEFAULTS.items() if not k.startswith("enable.")}
+    return await asyncio.to_thread(raw_rdkafka_loop, setup, tuned)
+
+
+async def raw_rdkafka_defaults(setup: Setup) -> float:
+    """The same loop with librdkafka's defaults (``fetch.queue.backoff.ms`` 1000)."""
+    return await asyncio.to_thread(raw_rdkafka_loop, setup, {})
+
+
 async def read(stream: Stream, n: int) -> None:
     """What a user's agent does: iterate the stream (decoded JSON) until n events are seen."""
     count = 0
@@ -224,6 +276,13 @@ async def engine_take(setup: Setup) -> float:
     app = App(setup.broker.url, group_id=None, auto_offset_reset="earliest")
     stream = app.stream(setup.topic, value="json")
     return await run_engine(setup, app, [stream], read_batches)
+
+
+async def engine_one_stream_rdkafka(setup: Setup) -> float:
+    """The observer-mode row on the librdkafka transport (``rdkafka://``)."""
+    app = App(f"rdkafka://{setup.broker.bootstrap}", group_id=None, auto_offset_reset="earliest")
+    stream = app.stream(setup.topic, value="json")
+    return await run_engine(setup, app, [stream])
 
 
 async def engine_group(setup: Setup) -> float:
@@ -357,15 +416,18 @@ async def raw_jsonl_where(setup: Setup) -> float:
     return await raw_jsonl(setup, keeps_half)
 
 
-async def consume_jsonl(setup: Setup, where: list[str] | None = None) -> float:
+async def consume_jsonl(
+    setup: Setup, where: list[str] | None = None, client: str = "aiokafka"
+) -> float:
     """``kconsume consume TOPIC -o beginning -c N --format jsonl > /dev/null``, in process.
 
     Count-terminated (``-c``), like its baseline, so the figure does not depend on how
     ``-e`` finds the end.
     """
+    url = setup.broker.url if client == "aiokafka" else f"rdkafka://{setup.broker.bootstrap}"
     options = ConsumeOptions(
         [setup.topic],
-        broker=setup.broker.url,
+        broker=url,
         offset=StartAt("beginning"),
         count=setup.messages if not where else setup.messages // 2,
         output_format="jsonl",
@@ -378,6 +440,11 @@ async def consume_jsonl(setup: Setup, where: list[str] | None = None) -> float:
     if code:
         raise RuntimeError(f"consume exited {code}: {errors.getvalue()}")
     return time.perf_counter() - started
+
+
+async def consume_jsonl_rdkafka(setup: Setup) -> float:
+    """``consume --client librdkafka --format jsonl``."""
+    return await consume_jsonl(setup, client="librdkafka")
 
 
 async def consume_jsonl_where(setup: Setup) -> float:
@@ -451,6 +518,7 @@ ENGINE_GROUP = "engine, 1 stream, group + commits"
 TAIL_HEADLESS = "tail session, no dashboard"
 JSONL_BASELINE = "raw aiokafka getmany writing JSON lines"
 WHERE_BASELINE = "raw loop writing the lines WHERE keeps"
+RAW_RDKAFKA = "raw confluent-kafka consume(), tuned"
 
 #: (label, function, the row it is compared with)
 ROWS: list[tuple[str, RowFun, str]] = [
@@ -469,7 +537,14 @@ ROWS: list[tuple[str, RowFun, str]] = [
     ("consume -c N --format jsonl > /dev/null", consume_jsonl, JSONL_BASELINE),
     (WHERE_BASELINE, raw_jsonl_where, WHERE_BASELINE),
     ("consume -c N/2 --format jsonl --where WHERE", consume_jsonl_where, WHERE_BASELINE),
+    ("consume --client librdkafka -c N -f jsonl", consume_jsonl_rdkafka, JSONL_BASELINE),
+    # Issue 17: librdkafka (confluent-kafka), raw and under the engine.
+    (RAW_RDKAFKA, raw_rdkafka, BASELINE),
+    ("raw confluent-kafka, librdkafka defaults", raw_rdkafka_defaults, BASELINE),
+    ("engine, 1 stream, librdkafka", engine_one_stream_rdkafka, RAW_RDKAFKA),
 ]
+#: Rows whose ratio is also given against a second row: (row, other row).
+ALSO = {"engine, 1 stream, librdkafka": BASELINE}
 
 
 async def fill_avro(setup: Setup) -> None:
@@ -514,6 +589,9 @@ def report(rows: list[Row], setup: Setup, rounds: int) -> str:
         failed = f"  ({len(row.failures)} failed: {row.failures[0]})" if row.failures else ""
         plain = (BASELINE, JSONL_BASELINE, WHERE_BASELINE, AVRO_BASELINE)
         against = "" if row.baseline in plain else f" vs {row.baseline}"
+        second = medians.get(row.also) if row.also else None
+        if second:
+            against += f", {median / second:.2f} vs {row.also}"
         lines.append(
             f"{row.label:<40} {median:>10,.0f} msg/s  {ratio}{against}   [{spread}]{failed}"
         )
@@ -536,7 +614,9 @@ async def bench(
 ) -> int:
     """Every row runs under the garbage-collector settings of kconsume's commands
     (``tune_gc``), the raw loops too; ``tuned_gc=False`` keeps Python's defaults."""
-    rows = [Row(label, fun, baseline) for label, fun, baseline in ROWS + AVRO_ROWS]
+    rows = [
+        Row(label, fun, baseline, also=ALSO.get(label)) for label, fun, baseline in ROWS + AVRO_ROWS
+    ]
     if tuned_gc:
         tune_gc()
     with start_broker(broker) as running, avro_registry():

@@ -13,12 +13,29 @@ from typing import Protocol
 
 from kconsume.broker import EmbeddedBroker
 
-__all__ = ["BROKER_KIND", "BROKER_KINDS", "Broker", "new_broker"]
+__all__ = [
+    "BROKER_KIND",
+    "BROKER_KINDS",
+    "CLIENTS",
+    "Broker",
+    "client_url",
+    "current_client",
+    "new_broker",
+]
 
 #: Which broker the broker-facing tests run against: ``tansu`` (the default, Python
 #: only) or ``kafka`` (Apache Kafka 4.x, the reference broker: ``make test-kafka``).
 BROKER_KIND = os.environ.get("KCONSUME_TEST_BROKER", "tansu").strip().lower() or "tansu"
 BROKER_KINDS = ("tansu", "kafka")
+
+
+#: The Kafka clients the transport-facing tests run on (the ``client`` fixture):
+#: ``KCONSUME_TEST_CLIENTS=librdkafka`` (comma-separated) runs them on those alone.
+CLIENTS = tuple(
+    name.strip()
+    for name in os.environ.get("KCONSUME_TEST_CLIENTS", "aiokafka,librdkafka").split(",")
+    if name.strip()
+)
 
 
 class Broker(Protocol):
@@ -48,3 +65,16 @@ def new_broker() -> AbstractContextManager[Broker]:
 
         return KafkaBroker()
     return EmbeddedBroker()
+
+
+def current_client() -> str:
+    """The client of the running test: ``KCONSUME_CLIENT``, which the ``client`` fixture
+    sets (and ``kconsume consume``/``tail`` read as ``--client``); else aiokafka."""
+    return os.environ.get("KCONSUME_CLIENT", "aiokafka")
+
+
+def client_url(broker: Broker, client: str | None = None) -> str:
+    """The App URL of ``broker`` on ``client`` (default: :func:`current_client`)."""
+    if (client or current_client()) == "librdkafka":
+        return f"rdkafka://{broker.bootstrap}"
+    return broker.url

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 import pytest
 from hypothesis import settings
 
-from tests.brokers import BROKER_KIND, BROKER_KINDS, Broker, new_broker
+from tests.brokers import BROKER_KIND, BROKER_KINDS, CLIENTS, Broker, new_broker
 
 _topic_ids = itertools.count()
 
@@ -61,6 +61,19 @@ def broker() -> Iterator[Broker]:
     Apache Kafka with ``KCONSUME_TEST_BROKER=kafka``."""
     with new_broker() as running:
         yield running
+
+
+@pytest.fixture(params=CLIENTS)
+def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The Kafka client a transport-facing test runs on: ``aiokafka`` or ``librdkafka``.
+
+    Sets ``KCONSUME_CLIENT``, so ``kconsume consume``/``tail`` processes the test starts
+    use it (``--client``), and ``tests.brokers.client_url`` gives the App URL for it.
+    """
+    if request.param not in ("aiokafka", "librdkafka"):
+        raise pytest.UsageError(f"KCONSUME_TEST_CLIENTS: unknown client {request.param!r}")
+    monkeypatch.setenv("KCONSUME_CLIENT", request.param)
+    return str(request.param)
 
 
 @pytest.fixture

@@ -31,6 +31,11 @@ FILTER = "Filters"
 OBSERVE = "Observing (docs/attach.md)"
 
 
+class ClientName(StrEnum):
+    aiokafka = "aiokafka"
+    librdkafka = "librdkafka"
+
+
 class Format(StrEnum):
     auto = "auto"
     json = "json"
@@ -73,6 +78,14 @@ SaslPassword = Annotated[
     str | None, typer.Option(envvar="KCONSUME_SASL_PASSWORD", rich_help_panel=KAFKA)
 ]
 SslFile = Annotated[Path | None, typer.Option(exists=True, rich_help_panel=KAFKA)]
+Client = Annotated[
+    ClientName,
+    typer.Option(
+        "--client", envvar="KCONSUME_CLIENT", rich_help_panel=KAFKA,
+        help="The Kafka client: aiokafka, or librdkafka (confluent-kafka; -X then takes "
+        "librdkafka's own settings, as kcat). docs/cli.md#clients.",
+    ),
+]  # fmt: skip
 ClientConfig = Annotated[
     list[str] | None,
     typer.Option(
@@ -346,6 +359,40 @@ def client_config(specs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def client_url(broker: str, client: ClientName) -> str:
+    """The engine's broker URL for ``-b`` and ``--client``: ``rdkafka://`` picks librdkafka."""
+    if client is not ClientName.librdkafka:
+        return broker
+    return "rdkafka://" + ",".join(bootstrap_servers(broker))
+
+
+def librdkafka_config(specs: list[str] | None) -> dict[str, str]:
+    """``-X name=value`` in librdkafka's own names, checked by librdkafka itself.
+
+    librdkafka parses the settings when a client is created (no connection is made
+    without ``bootstrap.servers``): an unknown name or a bad value is a usage error
+    here, in librdkafka's words.  ``schema.registry.*`` settings are skipped.
+    """
+    out: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, value = spec.partition("=")
+        if _registry_key(name) is not None:
+            continue
+        if not sep or not name.strip():
+            raise _bad(f"{spec!r}: use NAME=VALUE (librdkafka's names, as kcat's -X)")
+        out[name.strip()] = value.strip()
+    if out:
+        from confluent_kafka import Consumer, KafkaException
+
+        try:
+            Consumer({"group.id": "kconsume-check", "log_level": 0, **out}).close()
+        except KafkaException as exc:
+            raise _bad(f"librdkafka: {exc.args[0].str()}") from None
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"librdkafka: {exc}") from None
+    return out
+
+
 def broker_settings(
     config: list[str] | None,
     security_protocol: str | None,
@@ -355,15 +402,21 @@ def broker_settings(
     ssl_cafile: Path | None,
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
+    client: ClientName = ClientName.aiokafka,
 ) -> dict[str, Any]:
     """The client settings of ``-X`` and the Kafka options together, checked as a whole.
+
+    With ``client`` librdkafka, ``-X`` holds librdkafka's own names (``config``); the
+    Kafka options (``--security-protocol``, ``--sasl-*``, ``--ssl-*``) mean the same on
+    both clients, and the librdkafka transport maps them to librdkafka's names.
 
     SASL without a protocol means ``SASL_PLAINTEXT`` (``SASL_SSL`` with TLS files);
     TLS files without one mean ``SSL``.  The TLS files are loaded now, so a file that
     is not a certificate or key is a usage error, not a failure after connecting.
     """
+    native = client is ClientName.librdkafka
     settings = {
-        **client_config(config),
+        **(client_config(config) if not native else {}),
         **security_settings(
             security_protocol, sasl_mechanism, sasl_username, sasl_password,
             ssl_cafile, ssl_certfile, ssl_keyfile,
@@ -393,6 +446,8 @@ def broker_settings(
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
         files = ", ".join(str(settings[k]) for k in _FILES if settings.get(k))
         raise _bad(f"cannot use the TLS files ({files}): {reason}", "TLS") from None
+    if native:
+        settings["config"] = librdkafka_config(config)
     return settings
 
 

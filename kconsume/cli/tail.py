@@ -32,6 +32,7 @@ def tail_command(
     topics: o.Topics,
     broker: o.Broker = "localhost:9092",
     group: o.Group = None,
+    client: o.Client = o.ClientName.aiokafka,
     security_protocol: o.SecurityProtocol = None,
     sasl_mechanism: o.SaslMechanism = None,
     sasl_username: o.SaslUsername = None,
@@ -79,7 +80,7 @@ def tail_command(
     options = o.checked(
         ConsumeOptions(
             topics=topics,
-            broker=broker,
+            broker=o.client_url(broker, client),
             group=group,
             observe=observe,
             observe_token=observe_token,
@@ -94,7 +95,7 @@ def tail_command(
             schemas=schemas,
             broker_settings=o.broker_settings(
                 config, security_protocol, sasl_mechanism, sasl_username, sasl_password,
-                ssl_cafile, ssl_certfile, ssl_keyfile,
+                ssl_cafile, ssl_certfile, ssl_keyfile, client,
             ),
         )
     )  # fmt: skip

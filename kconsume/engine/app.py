@@ -36,7 +36,7 @@ from .transport.base import Transport
 from .types import TP, Message
 from .watchdog import AGENT_TASK_PREFIX, Watchdog, WatchdogSettings
 
-__all__ = ["Agent", "App", "AppLifecycle"]
+__all__ = ["Agent", "App", "AppLifecycle", "transport_for"]
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,22 @@ class Observer(Protocol):
     async def stop(self) -> None: ...
 
 
+def transport_for(broker: str) -> type[Transport]:
+    """The transport of a broker URL: ``rdkafka://`` (librdkafka, confluent-kafka), else
+    ``kafka://`` or a bare ``host:port`` (aiokafka).  Caller: :class:`App`."""
+    if broker.startswith(("rdkafka://", "librdkafka://")):
+        from .transport.rdkafka import RdKafkaTransport
+
+        return RdKafkaTransport
+    return AIOKafkaTransport
+
+
 class App:
     """A kconsume application: streams over topics, consumed by one engine.
 
-    ``broker`` is a ``kafka://host:port[,host:port]`` URL.  Without ``group_id``
+    ``broker`` is a ``kafka://host:port[,host:port]`` URL (the aiokafka client), or
+    ``rdkafka://host:port[,...]`` (librdkafka, through confluent-kafka; its own settings
+    go in ``config={"fetch.wait.max.ms": 50}``).  Without ``group_id``
     the app only observes: it reads every partition (or ``partitions``) and never
     commits.  Partitions the group has no committed offset for start at
     ``start_at`` (``beginning``, ``end``, ``N``, ``-N``, ``@TIME``; default:
@@ -110,7 +122,8 @@ class App:
         self.stream_buffer_maxsize = stream_buffer_maxsize
         self.stop_drain_timeout = stop_drain_timeout
         if transport is None:
-            transport = AIOKafkaTransport(
+            transport_class = transport_for(broker)
+            transport = transport_class(
                 broker,
                 group_id=group_id,
                 client_id=client_id,

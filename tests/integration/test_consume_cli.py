@@ -62,7 +62,9 @@ async def orders(broker: Broker, topic: str, produce: Produce) -> str:
 # -- where to start ------------------------------------------------------------
 
 
-def test_beginning_with_exit_reads_everything_once(broker: Broker, orders: str) -> None:
+def test_beginning_with_exit_reads_everything_once(
+    client: str, broker: Broker, orders: str
+) -> None:
     docs = lines(consume(broker, orders, "-o", "beginning", "-e"))
     assert positions(docs) == [(p, o) for p in range(3) for o in range(10)]
     first = next(d for d in docs if d["partition"] == 0 and d["offset"] == 0)
@@ -71,21 +73,23 @@ def test_beginning_with_exit_reads_everything_once(broker: Broker, orders: str) 
     assert isinstance(first["timestamp"], int) and first["headers"] == {}
 
 
-def test_default_start_is_the_end(broker: Broker, orders: str) -> None:
+def test_default_start_is_the_end(client: str, broker: Broker, orders: str) -> None:
     assert lines(consume(broker, orders, "-e")) == []
 
 
-def test_minus_n_starts_n_before_the_end_of_each_partition(broker: Broker, orders: str) -> None:
+def test_minus_n_starts_n_before_the_end_of_each_partition(
+    client: str, broker: Broker, orders: str
+) -> None:
     docs = lines(consume(broker, orders, "-o", "-2", "-e"))
     assert positions(docs) == [(p, o) for p in range(3) for o in (8, 9)]
 
 
-def test_absolute_offset_and_partition_selection(broker: Broker, orders: str) -> None:
+def test_absolute_offset_and_partition_selection(client: str, broker: Broker, orders: str) -> None:
     docs = lines(consume(broker, orders, "-o", "7", "-p", "1", "-p", "2", "-e"))
     assert positions(docs) == [(p, o) for p in (1, 2) for o in (7, 8, 9)]
 
 
-async def test_start_at_a_time(broker: Broker, topic: str, produce: Produce) -> None:
+async def test_start_at_a_time(client: str, broker: Broker, topic: str, produce: Produce) -> None:
     await produce(topic, 6)
     time.sleep(0.05)  # timestamps must differ by more than a clock tick
     cut = int(time.time() * 1000)
@@ -99,7 +103,7 @@ async def test_start_at_a_time(broker: Broker, topic: str, produce: Produce) -> 
 
 
 async def test_until_stops_each_partition_at_a_time(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 6)
     time.sleep(0.05)
@@ -110,7 +114,7 @@ async def test_until_stops_each_partition_at_a_time(
     assert sorted(d["value"]["order"] for d in docs) == list(range(6))
 
 
-async def test_exit_with_empty_partitions(broker: Broker, topic_name: str) -> None:
+async def test_exit_with_empty_partitions(client: str, broker: Broker, topic_name: str) -> None:
     await create_topics(broker.url, {topic_name: 4})
     client = producer(broker.url)
     await client.start()
@@ -362,7 +366,7 @@ def test_raw_template_and_pretty_formats(broker: Broker, orders: str) -> None:
 # -- groups ------------------------------------------------------------------------------
 
 
-def test_group_commits_what_it_wrote_and_resumes(broker: Broker, orders: str) -> None:
+def test_group_commits_what_it_wrote_and_resumes(client: str, broker: Broker, orders: str) -> None:
     group = f"cli-{orders}"
     first = lines(consume(broker, orders, "-g", group, "-o", "beginning", "-c", "12"))
     assert len(first) == 12
@@ -375,7 +379,7 @@ def test_group_commits_what_it_wrote_and_resumes(broker: Broker, orders: str) ->
 
 
 async def test_group_killed_with_sigkill_loses_nothing(
-    broker: Broker, topic: str, produce: Produce, tmp_path: Path
+    client: str, broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     await produce(topic, 600)
     group = f"kill-{topic}"
@@ -454,14 +458,16 @@ def test_bad_option_values_exit_2(
     assert result.stdout == ""
 
 
-def test_unknown_topic_is_a_clear_failure(broker: Broker) -> None:
+def test_unknown_topic_is_a_clear_failure(client: str, broker: Broker) -> None:
     result = consume(broker, "no-such-topic", "-e")
     assert result.returncode == 1
     assert "unknown topic: no-such-topic" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_broker_fails_within_seconds() -> None:
+def test_unreachable_broker_fails_within_seconds(
+    client: str,
+) -> None:
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "kconsume", "consume", "-b", f"127.0.0.1:{free_port()}", "t"],
@@ -486,7 +492,7 @@ def test_broker_from_the_environment(broker: Broker, orders: str) -> None:
     assert [d["offset"] for d in lines(result)] == [9]
 
 
-def test_interrupt_stops_cleanly_and_prints_stats(broker: Broker, orders: str) -> None:
+def test_interrupt_stops_cleanly_and_prints_stats(client: str, broker: Broker, orders: str) -> None:
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -11,8 +11,8 @@ import pytest
 from kconsume import App, BrokerUnreachableError, LivelockWarning, UnknownTopicError
 from kconsume.admin import create_topics
 from kconsume.broker import free_port
-from kconsume.engine import TP, Codec, DecodeError, EngineEvent, Stream
-from tests.brokers import Broker
+from kconsume.engine import TP, Codec, DecodeError, EngineEvent, PartitionsRevoked, Stream
+from tests.brokers import Broker, client_url
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -24,7 +24,7 @@ def engine(broker: Broker, group: str | None, **kwargs: object) -> App:
     if group is not None:  # Tansu holds a JoinGroup for about half the session timeout
         kwargs.setdefault("session_timeout_ms", 2000)
         kwargs.setdefault("heartbeat_interval_ms", 300)
-    return App(broker.url, group_id=group, **kwargs)  # type: ignore[arg-type]
+    return App(client_url(broker), group_id=group, **kwargs)  # type: ignore[arg-type]
 
 
 async def consume(stream: Stream, seen: list[tuple[int, int]]) -> None:
@@ -33,7 +33,7 @@ async def consume(stream: Stream, seen: list[tuple[int, int]]) -> None:
 
 
 async def test_messages_through_one_stream_are_committed(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 300)
     app = engine(broker, "g-one")
@@ -57,7 +57,7 @@ async def test_messages_through_one_stream_are_committed(
 
 
 async def test_three_streams_share_one_decode_and_refcount(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 90)
     decodes = 0
@@ -91,7 +91,7 @@ async def test_three_streams_share_one_decode_and_refcount(
 
 
 async def test_restart_resumes_exactly_at_committed_offsets(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 60)
     first = engine(broker, "g-restart", stop_drain_timeout=0.1)
@@ -128,17 +128,25 @@ async def test_restart_resumes_exactly_at_committed_offsets(
     assert processed >= {(p, o) for p in range(3) for o in range(20)}  # nothing lost
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["eager", "cooperative"])
 async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
-    broker: Broker, topic_name: str, produce: Produce
+    client: str, broker: Broker, topic_name: str, produce: Produce, cooperative: bool
 ) -> None:
+    if cooperative and client != "librdkafka":
+        pytest.skip("aiokafka has no cooperative assignor")
     await create_topics(broker.url, {topic_name: 4})
-    group = "g-split"
+    group = f"g-split-{cooperative}"
     seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
     apps: list[App] = []
     tasks: list[asyncio.Task[None]] = []
+    revoked: dict[str, list[frozenset[TP]]] = defaultdict(list)
+    settings = {"config": {"partition.assignment.strategy": "cooperative-sticky"}}
 
     async def start(name: str) -> App:
-        app = engine(broker, group, revoke_drain_timeout=5)
+        app = engine(broker, group, revoke_drain_timeout=5, **(settings if cooperative else {}))
+        app.events.subscribe(
+            lambda e: revoked[name].append(e.tps) if isinstance(e, PartitionsRevoked) else None
+        )
         stream = app.stream(topic_name, value="json")
 
         async def read() -> None:
@@ -169,6 +177,8 @@ async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
         what="the two engines split the partitions",
     )
     assert not a.consumer.assignment() & b.consumer.assignment()
+    if cooperative:  # a gave up only the partitions that moved to b, and kept the others
+        assert revoked["a"] == [b.consumer.assignment()], revoked["a"]
     await send(40, 40)
     orders = lambda: {o for msgs in seen.values() for _, o in msgs}  # noqa: E731
     await wait_for(lambda: orders() >= set(range(80)), timeout=30, what="all 80 orders")
@@ -187,7 +197,7 @@ async def test_two_engines_split_partitions_and_hand_over_on_rebalance(
 
 
 async def test_stuck_message_blocks_only_its_partition_and_warning_names_it(
-    broker: Broker, topic_name: str, produce: Produce
+    client: str, broker: Broker, topic_name: str, produce: Produce
 ) -> None:
     stuck_topic, free_topic = f"{topic_name}-stuck", f"{topic_name}-free"
     await create_topics(broker.url, {stuck_topic: 1, free_topic: 1})
@@ -225,7 +235,7 @@ async def test_stuck_message_blocks_only_its_partition_and_warning_names_it(
 
 
 async def test_undecodable_payload_is_reported_and_skipped(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 3, partition=0)
     await produce(topic, 1, partition=0, value=b"\xff not json")
@@ -250,15 +260,18 @@ async def test_undecodable_payload_is_reported_and_skipped(
     assert stream.decode_errors == 1
 
 
-async def test_unknown_topic_is_a_clear_error(broker: Broker) -> None:
+async def test_unknown_topic_is_a_clear_error(client: str, broker: Broker) -> None:
     app = engine(broker, None)
     app.stream("no-such-topic")
     with pytest.raises(UnknownTopicError, match="no-such-topic"):
         await app.start()
 
 
-async def test_unreachable_broker_fails_fast_with_a_clear_error() -> None:
-    app = App(f"kafka://127.0.0.1:{free_port()}", request_timeout_ms=2000)
+async def test_unreachable_broker_fails_fast_with_a_clear_error(
+    client: str,
+) -> None:
+    scheme = "rdkafka" if client == "librdkafka" else "kafka"
+    app = App(f"{scheme}://127.0.0.1:{free_port()}", request_timeout_ms=2000)
     app.stream("orders")
     started = time.monotonic()
     with pytest.raises(BrokerUnreachableError, match="cannot reach"):
@@ -267,7 +280,7 @@ async def test_unreachable_broker_fails_fast_with_a_clear_error() -> None:
 
 
 async def test_observer_mode_reads_without_committing(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 30)
     app = engine(broker, None)
@@ -282,7 +295,7 @@ async def test_observer_mode_reads_without_committing(
 
 
 async def test_full_buffer_pauses_at_the_broker_without_loss_or_duplicates(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 600)
     app = engine(broker, "g-flow", stream_buffer_maxsize=8, max_poll_records=20)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kconsume.consume import ConsumeOptions, run_consume
 from kconsume.engine import StartAt
-from tests.brokers import Broker
+from tests.brokers import Broker, client_url
 from tests.integration.real_topics import create_topic
 
 pytestmark = pytest.mark.broker
@@ -97,7 +97,7 @@ def keep_writing(broker: Broker, topic: str, partitions: int, stop: threading.Ev
 )
 @given(shape=shapes())
 def test_exit_at_end_writes_every_record_that_existed_at_start(
-    broker: Broker, shape: Shape
+    client: str, broker: Broker, shape: Shape
 ) -> None:
     topic = f"shape-{next(_topic_ids)}-{os.getpid()}"
     create_topic(broker.bootstrap, topic, shape.partitions)
@@ -110,7 +110,7 @@ def test_exit_at_end_writes_every_record_that_existed_at_start(
     out, err = io.BytesIO(), io.StringIO()
     options = ConsumeOptions(
         [topic],
-        broker=broker.url,
+        broker=client_url(broker, client),
         offset=StartAt("beginning"),
         exit_at_end=True,
         key_format="raw",

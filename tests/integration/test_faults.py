@@ -38,7 +38,7 @@ def written(*paths: Path) -> list[tuple[int, int]]:
 
 
 async def test_zombie_member_after_a_freeze_loses_nothing_and_commits_to_the_end(
-    broker: Broker, topic: str, produce: Produce, tmp_path: Path
+    client: str, broker: Broker, topic: str, produce: Produce, tmp_path: Path
 ) -> None:
     """Chaos fault 'freeze': a member SIGSTOPped past its session timeout comes back
     after its partitions went to another member.  Its commits for them fail and it

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kconsume import App
 from kconsume.engine import TP, Stream
-from tests.brokers import Broker
+from tests.brokers import Broker, client_url
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.broker
@@ -103,7 +103,7 @@ async def read_stream(stream: Stream, seen: list[int]) -> None:
 
 @NO_SEGMENTS
 async def test_compacted_topic_has_gaps_that_never_block_a_commit(
-    broker: Broker, topic_name: str
+    client: str, broker: Broker, topic_name: str
 ) -> None:
     await create_topic(
         broker,
@@ -138,7 +138,9 @@ async def test_compacted_topic_has_gaps_that_never_block_a_commit(
     end = compacted[-1] + 1
     assert compacted[:7] == [0, 10, 20, 30, 37, 38, 39], compacted
 
-    app = App(broker.url, group_id=f"compact-{topic_name}", commit_interval=0.1, **FAST_GROUP)
+    app = App(
+        client_url(broker), group_id=f"compact-{topic_name}", commit_interval=0.1, **FAST_GROUP
+    )
     stream = app.stream(topic_name)
     seen: list[int] = []
     async with app:
@@ -158,7 +160,7 @@ async def test_compacted_topic_has_gaps_that_never_block_a_commit(
 
 @NO_SEGMENTS
 async def test_retention_past_the_committed_offset_is_reported_and_reset(
-    broker: Broker, topic_name: str, caplog: pytest.LogCaptureFixture
+    client: str, broker: Broker, topic_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     await create_topic(broker, topic_name, {"retention.ms": "60000", "segment.ms": "100"})
     group = f"retention-{topic_name}"
@@ -191,7 +193,7 @@ async def test_retention_past_the_committed_offset_is_reported_and_reset(
         await producer.stop()
 
     app = App(
-        broker.url,
+        client_url(broker),
         group_id=group,
         auto_offset_reset="earliest",
         commit_interval=0.1,
@@ -233,12 +235,12 @@ async def produce_transactions(broker: Broker, topic: str) -> None:
 
 @NO_TRANSACTIONS
 async def test_aborted_transactions_are_never_delivered_under_read_committed(
-    broker: Broker, topic_name: str
+    client: str, broker: Broker, topic_name: str
 ) -> None:
     await create_topic(broker, topic_name, {})
     await produce_transactions(broker, topic_name)
     app = App(
-        broker.url,
+        client_url(broker),
         group_id=f"tx-{topic_name}",
         isolation_level="read_committed",
         commit_interval=0.1,
@@ -265,12 +267,12 @@ async def test_aborted_transactions_are_never_delivered_under_read_committed(
 
 @NO_TRANSACTIONS
 async def test_a_trailing_transaction_marker_never_holds_the_commit_back(
-    broker: Broker, topic_name: str
+    client: str, broker: Broker, topic_name: str
 ) -> None:
     await create_topic(broker, topic_name, {})
     await produce_transactions(broker, topic_name)
     app = App(
-        broker.url,
+        client_url(broker),
         group_id=f"txend-{topic_name}",
         isolation_level="read_committed",
         commit_interval=0.1,
@@ -292,13 +294,13 @@ async def test_a_trailing_transaction_marker_never_holds_the_commit_back(
 
 
 async def test_a_member_killed_with_sigkill_loses_its_partitions_within_the_session(
-    broker: Broker, topic_name: str
+    client: str, broker: Broker, topic_name: str
 ) -> None:
     from kconsume.admin import create_topics
 
     await create_topics(broker.url, {topic_name: 4})
     group = f"kill-{topic_name}"
-    survivor = App(broker.url, group_id=group, commit_interval=0.2, **FAST_GROUP)
+    survivor = App(client_url(broker), group_id=group, commit_interval=0.2, **FAST_GROUP)
     survivor.stream(topic_name)
     async with survivor:
         await wait_for(lambda: len(survivor.consumer.assignment()) == 4, timeout=20)

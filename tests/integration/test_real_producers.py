@@ -6,6 +6,12 @@ batches.  Every path must yield exactly the produced set, compared record by rec
 by (partition, offset, key, value, headers): ``consume -o beginning -e`` with and
 without a group, ``consume -c N``, ``--until``, the tail session behind ``kconsume
 tail``, ``peek``, and an App agent under ``kconsume run --headless``.
+
+``consume -e`` (with and without a group), the tail session and ``run`` run on both
+clients (the ``client`` fixture: aiokafka and librdkafka).  ``-c`` and ``--until``
+stop on the same engine state as ``-e`` and run on aiokafka alone, to keep the suite
+short; ``peek`` has no ``--client``; the unreadable-codec test hides aiokafka's codec
+(librdkafka has every codec built in).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from kconsume.consume import ConsumeOptions
 from kconsume.engine import StartAt
 from kconsume.tail import TailSession
 from kconsume.tail.ribbon import Cell, ribbon_cells
-from tests.brokers import Broker
+from tests.brokers import Broker, client_url
 from tests.helpers import wait_for
 from tests.integration.conftest import group_committed
 from tests.integration.real_topics import (
@@ -142,16 +148,16 @@ async def log_ends(broker: Broker, topic: str) -> dict[int, int]:
 
 
 def test_consume_to_the_end_writes_exactly_the_topic(
-    broker: Broker, produced: ProducedTopic
+    client: str, broker: Broker, produced: ProducedTopic
 ) -> None:
     result = kconsume(broker, "consume", produced.name, "-o", "beginning", "-e", *RAW)
     assert_exactly(written_records(result), produced)
 
 
 async def test_consume_to_the_end_in_a_group_commits_the_log_end(
-    broker: Broker, produced: ProducedTopic
+    client: str, broker: Broker, produced: ProducedTopic
 ) -> None:
-    group = f"e-{produced.name}"
+    group = f"e-{client}-{produced.name}"
     result = kconsume(
         broker, "consume", produced.name, "-g", group, "-o", "beginning", "-e", *RAW, *FAST_GROUP
     )
@@ -194,11 +200,11 @@ def test_consume_until_stops_each_partition_at_the_time(
 
 
 async def test_tail_session_shows_exactly_the_topic_and_catches_up(
-    broker: Broker, produced: ProducedTopic
+    client: str, broker: Broker, produced: ProducedTopic
 ) -> None:
     options = ConsumeOptions(
         [produced.name],
-        broker=broker.url,
+        broker=client_url(broker, client),
         offset=StartAt("beginning"),
         key_format="raw",
         value_format="raw",
@@ -307,15 +313,15 @@ def _unb64(data: str | None) -> bytes | None:
 
 
 async def test_run_headless_agent_sees_exactly_the_topic(
-    broker: Broker, produced: ProducedTopic, tmp_path: Path
+    client: str, broker: Broker, produced: ProducedTopic, tmp_path: Path
 ) -> None:
-    group = f"run-{produced.name}"
+    group = f"run-{client}-{produced.name}"
     ends = await log_ends(broker, produced.name)
     out = tmp_path / "seen.jsonl"
     app_file = tmp_path / "record.py"
     app_file.write_text(
         APP.format(
-            url=broker.url,
+            url=client_url(broker, client),
             group=group,
             topic=produced.name,
             ends=ends,

@@ -21,7 +21,7 @@ from kconsume.tail import SourceState, TailSession
 from kconsume.tui import DashboardApp
 from kconsume.tui.screens import JumpScreen, SkipScreen
 from kconsume.tui.widgets import EventLog, MessageLog, PartitionsTable
-from tests.brokers import Broker
+from tests.brokers import Broker, client_url
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce, group_committed
 
@@ -34,7 +34,7 @@ def options(broker: Broker, topic: str, group: str | None, **kwargs: object) -> 
     kwargs.setdefault("offset", StartAt("beginning"))
     return ConsumeOptions(
         [topic],
-        broker=broker.url,
+        broker=client_url(broker),
         group=group,
         commit_interval=0.2,
         broker_settings=dict(FAST_GROUP) if group else {},
@@ -53,7 +53,7 @@ def screen_text(pilot: Pilot[None]) -> str:
 
 
 async def test_tail_shows_messages_and_commit_progress(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 30)
     group = f"tail-{topic}"
@@ -72,8 +72,11 @@ async def test_tail_shows_messages_and_commit_progress(
         )
         assert session.status.state is SourceState.CONSUMING
         assert all(p.commits_ok > 0 and p.last_commit_ok for p in table.rows)
-        fetcher = session.app.consumer.driver.client._fetcher  # type: ignore[union-attr]
-        assert fetcher._fetch_max_wait_ms == 100  # the tail's shorter fetch wait
+        driver = session.app.consumer.driver  # the tail's shorter fetch wait, on each client
+        if client == "librdkafka":
+            assert driver._config["fetch.wait.max.ms"] == 100  # type: ignore[union-attr]
+        else:
+            assert driver.client._fetcher._fetch_max_wait_ms == 100  # type: ignore[union-attr]
         await produce(topic, 9, start=30)
         await wait_for(lambda: len(log.rows) == 39, 20, "the new messages, live")
         await wait_for(lambda: [p.committed for p in table.rows] == [13, 13, 13], 20, "new commits")
@@ -90,7 +93,7 @@ async def test_tail_shows_messages_and_commit_progress(
 
 
 async def test_tail_pause_stops_fetching_and_filter_narrows_the_tail(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 12)
     session = TailSession.from_options(

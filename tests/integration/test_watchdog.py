@@ -26,7 +26,7 @@ from kconsume.engine import (
     WatchdogCleared,
     WatchdogWarning,
 )
-from tests.brokers import Broker
+from tests.brokers import Broker, client_url, current_client
 from tests.helpers import wait_for
 from tests.integration.conftest import Produce
 
@@ -45,7 +45,8 @@ QUICK: dict[str, Any] = {
 
 
 def watched(broker: Broker, group: str, **kwargs: Any) -> tuple[App, list[EngineEvent]]:
-    app = App(broker.url, group_id=group, **{**QUICK, **kwargs})
+    # A group per client: a member the other client's run left behind would slow the join.
+    app = App(client_url(broker), group_id=f"{group}-{current_client()}", **{**QUICK, **kwargs})
     events: list[EngineEvent] = []
     app.events.subscribe(events.append)
     return app, events
@@ -61,7 +62,7 @@ async def drain(stream: Stream) -> None:
 
 
 async def test_handler_that_awaits_too_long_is_head_of_line_and_slow_stream(
-    broker: Broker, topic: str, produce: Produce, caplog: pytest.LogCaptureFixture
+    client: str, broker: Broker, topic: str, produce: Produce, caplog: pytest.LogCaptureFixture
 ) -> None:
     await produce(topic, 30)
     app, events = watched(broker, "wd-await")
@@ -96,7 +97,7 @@ async def test_handler_that_awaits_too_long_is_head_of_line_and_slow_stream(
 
 
 async def test_stream_nobody_reads_is_not_started(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 6)
     app, events = watched(broker, "wd-unread")
@@ -108,7 +109,7 @@ async def test_stream_nobody_reads_is_not_started(
 
 
 async def test_blocking_the_loop_is_reported_with_its_meaning(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     await produce(topic, 3)
     app, events = watched(broker, "wd-block")
@@ -134,7 +135,7 @@ async def test_blocking_the_loop_is_reported_with_its_meaning(
 
 
 async def test_revoke_that_cannot_drain_names_the_held_offsets(
-    broker: Broker, topic_name: str, produce: Produce
+    client: str, broker: Broker, topic_name: str, produce: Produce
 ) -> None:
     await create_topics(broker.url, {topic_name: 2})
     await produce(topic_name, 4, partition=0)
@@ -163,7 +164,7 @@ async def test_revoke_that_cannot_drain_names_the_held_offsets(
 
 
 async def test_stopped_broker_stalls_fetching_and_fails_commits(
-    topic_name: str, make_broker: Callable[[], AbstractContextManager[Broker]]
+    client: str, topic_name: str, make_broker: Callable[[], AbstractContextManager[Broker]]
 ) -> None:
     with make_broker() as own:
         await create_topics(own.url, {topic_name: 1})
@@ -210,7 +211,7 @@ async def test_stopped_broker_stalls_fetching_and_fails_commits(
 
 
 async def test_nothing_fires_in_a_healthy_run_or_after_a_rebalance(
-    broker: Broker, topic: str, produce: Produce
+    client: str, broker: Broker, topic: str, produce: Produce
 ) -> None:
     first, events = watched(broker, "wd-healthy")
     stream = first.stream(topic)
