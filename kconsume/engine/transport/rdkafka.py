@@ -56,19 +56,11 @@ from confluent_kafka import (
     Consumer as RdConsumer,
 )
 
+from ...errors import BrokerUnreachableError, EndUnknownError, KConsumeError, UnknownTopicError
 from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
-from .aiokafka import BrokerUnreachableError
-from .base import (
-    ConsumerDriver,
-    EndUnknownError,
-    KConsumeError,
-    RebalanceHandler,
-    RecordLike,
-    Transport,
-    UnknownTopicError,
-)
+from .base import ConsumerDriver, RebalanceHandler, RecordLike, Transport
 
 __all__ = [
     "DEFAULT_CONFIG",
