@@ -62,10 +62,12 @@ app.command("demo", cls=Command, rich_help_panel="Local development")(demo_comma
 
 
 class _SaidByKconsume(logging.Filter):
-    """aiokafka's "Unable connect to ..." lines: kconsume says why it could not connect,
-    in one line of its own (see ``engine/transport/diagnose.py``)."""
+    """aiokafka's "Unable connect to ..." lines, and librdkafka's log: kconsume says why it
+    could not connect, in one line of its own (see ``engine/transport/diagnose.py``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "librdkafka":  # its reason is in kconsume's own line
+            return False
         return not (
             record.name.startswith("aiokafka")
             and str(record.msg).startswith(("Unable connect to", "Unable to request metadata"))

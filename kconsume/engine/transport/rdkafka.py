@@ -73,6 +73,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Where librdkafka's own log lines go (as Python log records, from the poll thread's calls)
+#: instead of straight to stderr: the commands say what failed in a line of their own.
+CLIENT_LOG = logging.getLogger("librdkafka")
 
 T = TypeVar("T")
 
@@ -350,11 +353,14 @@ class RdKafkaDriver:
         self._group_id = group_id
         self._partitions = partitions
         self._batch = max(1, batch)
+        #: Set once a broker has answered: later "all brokers down" errors are news.
+        self._reached = False
         self._config: dict[str, Any] = {
             **DEFAULT_CONFIG,
             "bootstrap.servers": servers,
             "client.id": client_id,
             "auto.offset.reset": auto_offset_reset,
+            "logger": CLIENT_LOG,
             **config,
         }
         if group_id is not None:
@@ -462,6 +468,7 @@ class RdKafkaDriver:
                 f"cannot reach a Kafka broker at {servers} in {timeout:g}s "
                 f"(librdkafka: {exc.args[0].str()})"
             ) from None
+        self._reached = True
         existing = {name for name, t in metadata.topics.items() if t.error is None}
         missing = sorted(set(topics) - existing)
         if missing:
@@ -496,7 +503,8 @@ class RdKafkaDriver:
         """librdkafka's error callback (served by consume() on the poll thread)."""
         if error.fatal():
             self._errors.append(error)
-        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN and self._reached:
+            # Before the first answer, start() says it in one line of its own.
             log.warning("librdkafka: %s", error.str())
         else:
             log.debug("librdkafka: %s", error.str())
