@@ -147,8 +147,15 @@ def free_ports(host: str, n: int, taken: int | None = None) -> list[int]:
 
 
 def random_cluster_id() -> str:
-    """A KRaft cluster id, as ``kafka-storage random-uuid`` makes one (base64url, 22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id, as ``kafka-storage random-uuid`` makes one (base64url, 22 chars).
+
+    Never one that starts with "-", as Kafka's own ``Uuid.randomUuid`` never makes: the
+    command line would take it for an option (1 start in 64 failed that way).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaBroker:
