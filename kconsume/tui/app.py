@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -194,11 +194,14 @@ class DashboardApp(App[None]):
             for s in snapshot.streams:
                 meter = self.stream_meters.setdefault(s.name, RateMeter())
                 rates[s.name] = meter.add(snapshot.at, s.processed)
-        log = self.query_one(MessageLog)
+        main = self._main_screen()
+        if main is None:
+            return
+        log = main.query_one(MessageLog)
         buffer = source.buffer
         with self.batch_update():
             log.sync(buffer)
-            self.query_one(StatusBar).show(
+            main.query_one(StatusBar).show(
                 StatusView(
                     state=status.state,
                     detail=status.detail,
@@ -218,15 +221,21 @@ class DashboardApp(App[None]):
                     history=tuple(self.meter.history),
                 )
             )
-            partitions = self.query_one(PartitionsTable)
+            partitions = main.query_one(PartitionsTable)
             partitions.set_rows(snapshot.partitions if snapshot else ())
             count = len(snapshot.partitions) if snapshot else 0
             partitions.border_title = f"2 Partitions: {', '.join(source.topics)} ({count} assigned)"
-            streams = self.query_one(StreamsTable)
+            streams = main.query_one(StreamsTable)
             streams.rates = rates
             streams.set_rows(snapshot.streams if snapshot else ())
             if isinstance(self.screen, MessageScreen):
                 self.screen.update_live(snapshot)
+
+    def _main_screen(self) -> Screen[Any] | None:
+        """The screen with the panels, whatever is shown on top of it (a message view, a
+        dialog); None while the app shuts down.  ``self.query_one`` would search the top
+        screen, and a timer's tick there raised NoMatches."""
+        return self.screen_stack[0] if self.screen_stack else None
 
     def _on_source_event(self, event: EngineEvent) -> None:
         """Bus callback: runs on the engine's task, so it only queues."""
@@ -244,7 +253,9 @@ class DashboardApp(App[None]):
         events = list(self._inbox)
         self._inbox.clear()
         dropped, self._inbox_dropped = self._inbox_dropped, 0
-        self.query_one(EventLog).add(events, dropped)
+        main = self._main_screen()
+        if main is not None:
+            main.query_one(EventLog).add(events, dropped)
 
     # -- actions -------------------------------------------------------------------------
 
