@@ -233,9 +233,12 @@ class DashboardApp(App[None]):
 
     def _main_screen(self) -> Screen[Any] | None:
         """The screen with the panels, whatever is shown on top of it (a message view, a
-        dialog); None while the app shuts down.  ``self.query_one`` would search the top
-        screen, and a timer's tick there raised NoMatches."""
-        return self.screen_stack[0] if self.screen_stack else None
+        dialog); None once the app shuts down.  ``self.query_one`` would search the top
+        screen, and a timer's tick there raised NoMatches; on shutdown Textual removes the
+        panels before it stops the app's timers, hence ``is_running``."""
+        if not self.is_running or not self.screen_stack:
+            return None
+        return self.screen_stack[0]
 
     def _on_source_event(self, event: EngineEvent) -> None:
         """Bus callback: runs on the engine's task, so it only queues."""

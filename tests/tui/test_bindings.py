@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from textual.command import CommandPalette
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Input
 
 from kconsume.engine.events import DecodeError
 from kconsume.engine.types import TP
 from kconsume.tui.app import INBOX_SIZE, PANELS, DashboardApp
+from kconsume.tui.messages import EngineEventsPending
 from kconsume.tui.screens import KEYS, FilterScreen, HelpScreen, MessageScreen
 from kconsume.tui.widgets import EventLog, MessageLog, SearchBar
 from tests.tui.scripted_source import ScriptedSource
@@ -328,3 +330,25 @@ async def test_the_message_view_writes_offsets_as_the_list_does(source: Scripted
         assert fields["offset"] == "1180"
         live = str(screen.live_rows(app.last_snapshot))
         assert "1180" in live and "1,1" not in live
+
+
+async def test_a_poll_while_the_app_closes_finds_nothing_to_update(source: ScriptedSource) -> None:
+    """Textual removes the panels before it stops the app's timers: a poll tick in between
+    must not look for them (CI saw ``NoMatches: MessageLog`` once in a hundred runs)."""
+    polled: list[BaseException | None] = []
+
+    class PollsOnUnmount(Widget):
+        def on_unmount(self) -> None:
+            try:
+                app.poll()
+                app.on_engine_events_pending(EngineEventsPending())
+            except BaseException as exc:  # noqa: BLE001 - recorded, asserted below
+                polled.append(exc)
+            else:
+                polled.append(None)
+
+    app = dashboard(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.screen.query_one(MessageLog).mount(PollsOnUnmount())
+        await pilot.pause()
+    assert polled == [None]
