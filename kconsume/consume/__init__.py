@@ -1,7 +1,12 @@
-"""Headless consumption with scripted filters: the domain of ``kconsume consume``."""
+"""The ``consume`` command's runner: one stream, output, stop conditions, safe commits.
 
-from .filters import FilterSyntaxError, compile_where, load_script, make_prefilter
-from .runner import ConsumeOptions, FilterFailedError, prepare, run_consume
+What it reads and writes (records, decoding, filters, output formats) lives in
+:mod:`kconsume.records`, shared with ``tail`` and ``peek``.
+"""
+
+from ..records.filters import FilterSyntaxError, compile_where, load_script, make_prefilter
+from .options import ConsumeOptions, prepare
+from .runner import FilterFailedError, run_consume
 
 __all__ = [
     "ConsumeOptions",

@@ -14,31 +14,21 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from ..engine import App, Event, StartAt, Stream
+from ..engine import Event, Stream
 from ..engine.codecs import codec
 from ..engine.types import TP
 from ..errors import KConsumeError
-from ..schemas import SchemaSettings
+from ..records.decoding import Undecodable, output_codec
+from ..records.filters import USER_CODE_ERRORS, make_prefilter
+from ..records.record import ConsumedRecord
 from .connection import quiet_client_logs, watch_connection
-from .decoding import Undecodable, output_codec
 from .ends import PartitionEnds
-from .filters import (
-    USER_CODE_ERRORS,
-    Script,
-    Where,
-    compile_where,
-    load_script,
-    make_prefilter,
-)
-from .output import Formatter, make_formatter
-from .record import ConsumedRecord
+from .options import ConsumeOptions, engine_app, prepare
 from .stats import Stats
 
-__all__ = ["ConsumeFailedError", "ConsumeOptions", "FilterFailedError", "engine_app", "run_consume"]
+__all__ = ["ConsumeFailedError", "FilterFailedError", "run_consume"]
 
 #: Flush at least this often (lines) even while the stream still has events buffered.
 FLUSH_EVERY = 1000
@@ -54,74 +44,6 @@ class FilterFailedError(KConsumeError):
 
 class ConsumeFailedError(KConsumeError):
     """The engine stopped on an error (fetching, committing) before the run was done."""
-
-
-@dataclass(slots=True)
-class ConsumeOptions:
-    topics: list[str]
-    broker: str = "kafka://localhost:9092"
-    group: str | None = None
-    offset: StartAt | None = None
-    """Where partitions without a committed offset start (default: end)."""
-    partitions: list[int] | None = None
-    exit_at_end: bool = False
-    count: int | None = None
-    until_ms: int | None = None
-    key_format: str = "auto"
-    value_format: str = "auto"
-    output_format: str = "jsonl"
-    color: bool = False
-    where: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    greps: list[str] = field(default_factory=list)
-    script: Path | None = None
-    strict: bool = False
-    stats: bool = False
-    progress: bool = False
-    commit_interval: float = 1.0
-    broker_settings: dict[str, Any] = field(default_factory=dict)
-    observe: str | None = None
-    """Serve the observe endpoint here (``--observe``)."""
-    observe_token: str | None = field(default=None, repr=False)
-    schemas: SchemaSettings = field(default_factory=SchemaSettings)
-    """Where Avro, Protobuf and JSON Schema schemas come from."""
-
-
-@dataclass(slots=True)
-class _Prepared:
-    formatter: Formatter
-    where: Where | None
-    script: Script | None
-
-
-def prepare(options: ConsumeOptions) -> _Prepared:
-    """Check and compile everything that can be wrong before connecting.
-
-    Raises ``FilterSyntaxError`` or ``ValueError`` (bad usage).
-    """
-    make_prefilter(options.headers, options.greps)
-    output_codec(options.key_format, options.schemas, key=True)
-    output_codec(options.value_format, options.schemas)
-    return _Prepared(
-        make_formatter(options.output_format, color=options.color),
-        compile_where(options.where),
-        load_script(options.script) if options.script is not None else None,
-    )
-
-
-def engine_app(options: ConsumeOptions) -> App:
-    """The engine App the options describe (``consume`` and ``tail`` alike)."""
-    return App(
-        options.broker,
-        group_id=options.group,
-        partitions=options.partitions,
-        start_at=options.offset or StartAt("end"),
-        commit_interval=options.commit_interval,
-        stop_drain_timeout=2.0,
-        observe=options.observe,
-        observe_token=options.observe_token,
-        **options.broker_settings,
-    )
 
 
 class _Run:

@@ -21,8 +21,8 @@ from ..engine.events import (
     WatchdogCleared,
     WatchdogWarning,
 )
+from ..run.progress import format_event, format_progress
 from .orders import produce_orders
-from .progress import format_event, format_progress
 
 __all__ = ["DemoRun", "DemoSettings", "demo_app", "run_demo"]
 

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import orjson
 
-from ..consume.decoding import output_codec
-from ..consume.output import Formatter, make_formatter
 from ..engine.transport.base import RecordLike
 from ..engine.types import TP, Event, Message
+from ..records.decoding import output_codec
+from ..records.output import Formatter, make_formatter
 from ..schemas import SchemaSettings
 from .session import GroupSession
 

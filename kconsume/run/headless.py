@@ -6,7 +6,6 @@ import asyncio
 import sys
 from typing import TextIO
 
-from ..demo.progress import format_event, format_progress
 from ..engine.app import App
 from ..engine.events import (
     CommitCompleted,
@@ -18,6 +17,7 @@ from ..engine.events import (
     WatchdogWarning,
 )
 from ..errors import KConsumeError
+from .progress import format_event, format_progress
 
 __all__ = ["run_headless"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..engine.app import App
 from ..errors import KConsumeError
-from ..pyfile import PythonFileError, run_python_file
+from ..records.pyfile import PythonFileError, run_python_file
 
 __all__ = ["AppLoadError", "load_app"]
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from ..consume.filters import USER_CODE_ERRORS, Where, compile_where
-from ..consume.record import ConsumedRecord
 from ..engine.codecs import Codec
 from ..engine.types import Event
+from ..records.filters import USER_CODE_ERRORS, Where, compile_where
+from ..records.record import ConsumedRecord
 
 __all__ = ["DEFAULT_BUFFER_SIZE", "Decode", "TailBuffer", "decoder"]
 

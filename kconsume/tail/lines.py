@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from ..consume.decoding import Undecodable
-from ..consume.output import TOMBSTONE, human_text
 from ..engine.types import Event, Headers
+from ..records.decoding import Undecodable
+from ..records.output import TOMBSTONE, human_text
 from ..schemas import SchemaValue
 
 __all__ = [

@@ -23,16 +23,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..consume.connection import broker_connected
-from ..consume.decoding import output_codec
-from ..consume.filters import USER_CODE_ERRORS, Script, load_script, make_prefilter
-from ..consume.record import ConsumedRecord
-from ..consume.runner import ConsumeOptions, engine_app
+from ..consume.options import ConsumeOptions, engine_app
 from ..engine import App, Event, Stream
 from ..engine.events import CommitCompleted, CommitStarted, EngineEvent, PartitionsAssigned
 from ..engine.positions import StartAt
 from ..engine.snapshot import EngineSnapshot
 from ..engine.types import TP
 from ..errors import BrokerUnreachableError, KConsumeError
+from ..records.decoding import output_codec
+from ..records.filters import USER_CODE_ERRORS, Script, load_script, make_prefilter
+from ..records.record import ConsumedRecord
 from ..schemas import SchemaSettings
 from .buffer import DEFAULT_BUFFER_SIZE, TailBuffer, decoder
 from .source import (

@@ -342,7 +342,7 @@ async def test_a_poll_while_the_app_closes_finds_nothing_to_update(source: Scrip
             try:
                 app.poll()
                 app.on_engine_events_pending(EngineEventsPending())
-            except BaseException as exc:  # noqa: BLE001 - recorded, asserted below
+            except BaseException as exc:
                 polled.append(exc)
             else:
                 polled.append(None)

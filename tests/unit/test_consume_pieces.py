@@ -8,17 +8,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kconsume.consume.decoding import Undecodable, output_codec
-from kconsume.consume.filters import (
+from kconsume.engine import TP, Event, Message, StartAt
+from kconsume.engine.positions import parse_time_ms
+from kconsume.records.decoding import Undecodable, output_codec
+from kconsume.records.filters import (
     FilterSyntaxError,
     compile_where,
     load_script,
     make_prefilter,
 )
-from kconsume.consume.output import make_formatter
-from kconsume.consume.record import ConsumedRecord
-from kconsume.engine import TP, Event, Message, StartAt
-from kconsume.engine.positions import parse_time_ms
+from kconsume.records.output import make_formatter
+from kconsume.records.record import ConsumedRecord
 
 
 def event(key: object, value: object, headers: tuple = (), raw: bytes | None = b"") -> Event:  # type: ignore[type-arg]

@@ -23,17 +23,17 @@ from typer.testing import CliRunner
 
 from kconsume.cli import app
 from kconsume.cli import options as o
-from kconsume.consume.filters import (
+from kconsume.engine.positions import MAX_OFFSET, StartAt, parse_time_ms
+from kconsume.engine.types import TP, Event, Message
+from kconsume.groups.selection import MAX_PARTITION, CommitTo, Selection
+from kconsume.records.filters import (
     FilterSyntaxError,
     compile_where,
     load_script,
     make_prefilter,
 )
-from kconsume.consume.output import TEMPLATE_FIELDS, make_formatter
-from kconsume.consume.record import ConsumedRecord
-from kconsume.engine.positions import MAX_OFFSET, StartAt, parse_time_ms
-from kconsume.engine.types import TP, Event, Message
-from kconsume.groups.selection import MAX_PARTITION, CommitTo, Selection
+from kconsume.records.output import TEMPLATE_FIELDS, make_formatter
+from kconsume.records.record import ConsumedRecord
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLI = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,11 +15,11 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kconsume.consume.decoding import FORMATS, Undecodable, output_codec
-from kconsume.consume.filters import compile_where
-from kconsume.consume.output import local_time, make_formatter
-from kconsume.consume.record import ConsumedRecord, plain
 from kconsume.engine.types import TP, Event, Message
+from kconsume.records.decoding import FORMATS, Undecodable, output_codec
+from kconsume.records.filters import compile_where
+from kconsume.records.output import local_time, make_formatter
+from kconsume.records.record import ConsumedRecord, plain
 
 #: The formats that need no schema source (avro and protobuf need one: test_schemas.py).
 FORMATS = tuple(f for f in FORMATS if f not in ("avro", "protobuf"))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import types
 from pathlib import Path
+
+import pytest
 
 import kconsume
 import kconsume.engine
@@ -45,8 +49,12 @@ def test_consumer_has_the_upstream_api() -> None:
     assert hasattr(kconsume.Fetcher, "on_stop")
 
 
-def test_engine_never_imports_textual_or_typer() -> None:
-    for path in ENGINE.rglob("*.py"):
+UI_FREE = (ENGINE, ENGINE.parent / "records")
+
+
+@pytest.mark.parametrize("package", UI_FREE, ids=lambda p: p.name)
+def test_engine_and_records_never_import_textual_or_typer(package: Path) -> None:
+    for path in package.rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -57,6 +65,17 @@ def test_engine_never_imports_textual_or_typer() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] not in {"textual", "typer", "rich"}, f"{path}: {name}"
+
+
+def test_engine_and_records_load_without_textual_or_typer() -> None:
+    """Not even through another kconsume module: a fresh interpreter imports both."""
+    probe = (
+        "import sys, kconsume.engine, kconsume.records.filters, kconsume.records.output;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'typer', 'rich'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_an_app_can_be_declared_at_module_level() -> None:
@@ -74,8 +93,8 @@ def test_an_app_can_be_declared_at_module_level() -> None:
 
 def test_errors_live_in_one_module_with_their_exit_codes() -> None:
     from kconsume import errors
-    from kconsume.consume.filters import FilterSyntaxError
     from kconsume.engine.transport import aiokafka, base
+    from kconsume.records.filters import FilterSyntaxError
 
     assert kconsume.KConsumeError is errors.KConsumeError is base.KConsumeError
     assert kconsume.BrokerUnreachableError is errors.BrokerUnreachableError

@@ -22,11 +22,11 @@ from rich.console import Console
 import kconsume.schemas
 from kconsume.broker import free_port
 from kconsume.cli.options import client_config, schema_settings
-from kconsume.consume.decoding import Undecodable, output_codec
-from kconsume.consume.output import make_formatter
 from kconsume.engine import App, Event, Message
 from kconsume.engine.codecs import codec
 from kconsume.engine.types import TP
+from kconsume.records.decoding import Undecodable, output_codec
+from kconsume.records.output import make_formatter
 from kconsume.schemas import (
     RegistryError,
     RegistrySettings,

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import kconsume.tail
 from kconsume.consume import FilterSyntaxError
-from kconsume.consume.decoding import Undecodable
 from kconsume.engine.offsets import Range
 from kconsume.engine.snapshot import EngineSnapshot, PartitionSnapshot, StreamSnapshot
 from kconsume.engine.types import TP, Event, Message
+from kconsume.records.decoding import Undecodable
 from kconsume.tail import Cell, RateMeter, TailBuffer, holders, ribbon_cells, ribbon_runs
 from kconsume.tail.lines import find, format_age, message_line, pretty_value, short_text
 from kconsume.tail.session import combine_where
@@ -265,7 +265,7 @@ def test_holders_are_the_streams_holding_an_offset_or_later() -> None:
 
 
 def test_the_buffer_keeps_raw_events_and_decodes_what_is_looked_at() -> None:
-    from kconsume.consume.decoding import output_codec
+    from kconsume.records.decoding import output_codec
     from kconsume.tail.buffer import decoder
 
     decode = decoder(output_codec("str"), output_codec("json"))

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ...consume.filters import FilterSyntaxError, compile_where
+from ...records.filters import FilterSyntaxError, compile_where
 
 __all__ = ["FilterScreen"]
 

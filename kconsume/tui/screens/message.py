@@ -24,9 +24,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ...consume.output import TOMBSTONE, jsonl
 from ...engine.snapshot import EngineSnapshot
 from ...engine.types import Event
+from ...records.output import TOMBSTONE, jsonl
 from ...tail.lines import (
     format_age,
     format_timestamp,

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..engine.types import Event, Message
 from ..errors import UsageError
-from ..pyfile import PythonFileError, caret_message, run_python_file
+from .pyfile import PythonFileError, caret_message, run_python_file
 from .record import ConsumedRecord, header_dict, plain
 
 __all__ = [
