@@ -13,15 +13,8 @@ from typing import TextIO
 from ..admin import create_topics, producer
 from ..broker import EmbeddedBroker
 from ..engine import App, Stream
-from ..engine.events import (
-    CommitCompleted,
-    CommitStarted,
-    EngineEvent,
-    StopLeftUncommitted,
-    WatchdogCleared,
-    WatchdogWarning,
-)
-from ..run.progress import format_event, format_progress
+from ..engine.events import EngineEvent
+from ..run.progress import format_event, format_progress, shown_as_line
 from .orders import produce_orders
 
 __all__ = ["DemoRun", "DemoSettings", "demo_app", "run_demo"]
@@ -122,15 +115,7 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> None:
         app = run.app
 
         def show(event: EngineEvent) -> None:
-            # Commits are too chatty for a demo; watchdog warnings are log lines on stderr.
-            quiet = (
-                CommitStarted
-                | CommitCompleted
-                | WatchdogWarning
-                | WatchdogCleared
-                | StopLeftUncommitted
-            )
-            if not isinstance(event, quiet):
+            if shown_as_line(event):
                 print(format_event(event), file=out, flush=True)
 
         app.events.subscribe(show)

@@ -3,6 +3,10 @@
 Events are discrete changes (assignment, commits, warnings); per-message state is
 never published here but sampled through snapshots.  Publishing with nobody
 subscribed costs one attribute check.
+
+Every event type is declared alike (a frozen, slotted, keyword-only dataclass and its
+one-line ``summary``): that shape repeats because each is a distinct type a subscriber
+matches on, not because logic is written twice.
 """
 
 from __future__ import annotations
@@ -112,14 +116,8 @@ class CommitFailed(EngineEvent):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
-class WatchdogWarning(EngineEvent):
-    """Something keeps a partition's commit, a stream or the loop from moving.
-
-    ``cause`` says what (``head-of-line``, ``stream-not-started``, ``stream-slow``,
-    ``loop-blocked``, ``fetch-stalled``, ``commit-failing``, ``rebalance-drain-stuck``);
-    ``subject`` says where (a partition like ``orders[3]``, ``stream billing``, ``loop``).
-    A ``WatchdogCleared`` with the same cause and subject follows when it recovers.
-    """
+class _WatchdogNews(EngineEvent):
+    """What a watchdog warning and its clearing share: a cause and a subject."""
 
     cause: str = ""
     subject: str = ""
@@ -129,8 +127,19 @@ class WatchdogWarning(EngineEvent):
             object.__setattr__(self, "subject", self._default_subject())
 
     def _default_subject(self) -> str:
-        """The partition the warning is about, if it has one (``subject`` not given)."""
+        """The partition the event is about, if it has one (``subject`` not given)."""
         return str(getattr(self, "tp", ""))
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class WatchdogWarning(_WatchdogNews):
+    """Something keeps a partition's commit, a stream or the loop from moving.
+
+    ``cause`` says what (``head-of-line``, ``stream-not-started``, ``stream-slow``,
+    ``loop-blocked``, ``fetch-stalled``, ``commit-failing``, ``rebalance-drain-stuck``);
+    ``subject`` says where (a partition like ``orders[3]``, ``stream billing``, ``loop``).
+    A ``WatchdogCleared`` with the same cause and subject follows when it recovers.
+    """
 
     @property
     def summary(self) -> str:
@@ -138,14 +147,7 @@ class WatchdogWarning(EngineEvent):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
-class WatchdogCleared(EngineEvent):
-    cause: str = ""
-    subject: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.subject:
-            object.__setattr__(self, "subject", str(getattr(self, "tp", "")))
-
+class WatchdogCleared(_WatchdogNews):
     @property
     def summary(self) -> str:
         return f"cleared: {self.cause} on {self.subject}"

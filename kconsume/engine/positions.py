@@ -84,6 +84,23 @@ class StartAt:
             f"bad offset {spec!r}: use beginning, end, stored, N, -N (N before the end) or @TIME"
         )
 
+    def offset_between(self, low: int, high: int, at_time: int | None = None) -> int:
+        """The offset this position means in a log ``[low, high)``; ``at_time`` is the
+        broker's answer to the time lookup (kind ``time``; None: nothing at or after it).
+
+        Callers: the transports' ``start_offsets``.  An offset outside the log is
+        clamped to it; ``end`` (and ``stored`` without a committed offset) is ``high``.
+        """
+        if self.kind == "offset":
+            return min(max(self.value, low), high)
+        if self.kind == "from_end":
+            return max(low, high - self.value)
+        if self.kind == "time":
+            return high if at_time is None else at_time
+        if self.kind == "beginning":
+            return low
+        return high
+
     def __str__(self) -> str:
         if self.kind == "offset":
             return str(self.value)

@@ -37,7 +37,7 @@ from ..engine.transport.aiokafka import (
 )
 from ..engine.types import TP
 from ..errors import KConsumeError, UnknownTopicError
-from .session import REBALANCING, _admin_settings, _NoRebalances
+from .session import REBALANCING, _admin_settings, _NoRebalances, described_group
 from .verdict import Sample
 
 __all__ = [
@@ -228,25 +228,18 @@ class GroupsProbe:
             responses = await self.admin.describe_consumer_groups([group])
         except KafkaError as exc:
             raise KConsumeError(f"cannot describe group {group}: {exc}") from None
-        for response in responses:
-            for described in response.groups:
-                error_code, group_id, state, members = (
-                    described[0],
-                    described[1],
-                    described[2],
-                    described[5],
-                )
-                if group_id != group or error_code:
-                    continue
-                return GroupInfo(
-                    group,
-                    str(state),
-                    tuple(
-                        MemberInfo(str(m[0]), str(m[1]), str(m[2]), decode_assignment(m[4]))
-                        for m in members
-                    ),
-                )
-        return GroupInfo(group, "Dead", ())
+        found = described_group(responses, group)
+        if found is None or found[0]:
+            return GroupInfo(group, "Dead", ())
+        _, state, members = found
+        return GroupInfo(
+            group,
+            str(state),
+            tuple(
+                MemberInfo(str(m[0]), str(m[1]), str(m[2]), decode_assignment(m[4]))
+                for m in members
+            ),
+        )
 
     async def committed(self, group: str, tps: Iterable[TP]) -> dict[TP, int | None]:
         wanted = list(tps)

@@ -103,6 +103,17 @@ class _NoRebalances:
         pass
 
 
+def described_group(responses: Iterable[Any], group: str) -> tuple[int, Any, Any] | None:
+    """(error code, state, members) of ``group`` in DescribeGroups ``responses``; None
+    if no response names it.  A member row is (member id, client id, host, metadata,
+    assignment), as aiokafka decodes it."""
+    for response in responses:
+        for described in response.groups:
+            if described[1] == group:
+                return described[0], described[2], described[5]
+    return None
+
+
 def _admin_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings the admin client accepts (it has no session or fetch settings)."""
     accepted = inspect.signature(AIOKafkaAdminClient.__init__).parameters
@@ -170,24 +181,17 @@ class GroupSession:
             raise KConsumeError(f"cannot describe group {self.group}: {exc}") from None
         finally:
             await admin.close()
-        for response in responses:
-            for described in response.groups:
-                error_code, group_id, state, members = (
-                    described[0],
-                    described[1],
-                    described[2],
-                    described[5],
-                )
-                if group_id != self.group:
-                    continue
-                if error_code:
-                    raise KConsumeError(
-                        f"cannot describe group {self.group}: {for_code(error_code).__name__}"
-                    )
-                return GroupState(
-                    str(state), tuple(Member(str(m[0]), str(m[1]), str(m[2])) for m in members)
-                )
-        return GroupState("Dead", ())
+        found = described_group(responses, self.group)
+        if found is None:
+            return GroupState("Dead", ())
+        error_code, state, members = found
+        if error_code:
+            raise KConsumeError(
+                f"cannot describe group {self.group}: {for_code(error_code).__name__}"
+            )
+        return GroupState(
+            str(state), tuple(Member(str(m[0]), str(m[1]), str(m[2])) for m in members)
+        )
 
     async def check_inactive(self) -> None:
         """Raise :class:`GroupActiveError` if the group has members or is rebalancing."""

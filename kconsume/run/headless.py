@@ -7,17 +7,9 @@ import sys
 from typing import TextIO
 
 from ..engine.app import App
-from ..engine.events import (
-    CommitCompleted,
-    CommitStarted,
-    EngineEvent,
-    StopLeftUncommitted,
-    StopStarted,
-    WatchdogCleared,
-    WatchdogWarning,
-)
+from ..engine.events import EngineEvent, StopStarted
 from ..errors import KConsumeError
-from .progress import format_event, format_progress
+from .progress import format_event, format_progress, shown_as_line
 
 __all__ = ["run_headless"]
 
@@ -37,14 +29,7 @@ async def run_headless(app: App, *, every: float = 3.0, out: TextIO = sys.stdout
     def show(event: EngineEvent) -> None:
         if isinstance(event, StopStarted) and reporter is not None:
             reporter.cancel()  # no more progress tables: the stop says what it waits for
-        quiet = (
-            CommitStarted
-            | CommitCompleted
-            | WatchdogWarning
-            | WatchdogCleared
-            | StopLeftUncommitted
-        )
-        if not isinstance(event, quiet):  # warnings are log lines on stderr already
+        if shown_as_line(event):
             print(format_event(event), file=out, flush=True)
 
     unsubscribe = app.events.subscribe(show)

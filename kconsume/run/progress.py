@@ -1,14 +1,32 @@
-"""Text rendering of engine snapshots and events, for ``demo --headless``."""
+"""Text rendering of engine snapshots and events, for ``kconsume run`` and ``demo --headless``."""
 
 from __future__ import annotations
 
 import time
 
-from ..engine.events import EngineEvent
+from ..engine.events import (
+    CommitCompleted,
+    CommitStarted,
+    EngineEvent,
+    StopLeftUncommitted,
+    WatchdogCleared,
+    WatchdogWarning,
+)
 from ..engine.snapshot import EngineSnapshot
 from ..tail.source import backpressure
 
-__all__ = ["format_event", "format_progress"]
+__all__ = ["format_event", "format_progress", "shown_as_line"]
+
+#: Events a headless run does not print: commits are too chatty, and the watchdog's
+#: warnings and what a stop left are log lines on stderr already.
+NOT_PRINTED = (
+    CommitStarted | CommitCompleted | WatchdogWarning | WatchdogCleared | StopLeftUncommitted
+)
+
+
+def shown_as_line(event: EngineEvent) -> bool:
+    """Whether a headless run prints ``event`` as a line of its own."""
+    return not isinstance(event, NOT_PRINTED)
 
 
 def _clock(at: float | None = None) -> str:

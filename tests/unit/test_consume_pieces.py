@@ -182,6 +182,27 @@ def test_bad_start_positions(spec: str) -> None:
         StartAt.parse(spec)
 
 
+@pytest.mark.parametrize(
+    ("spec", "at_time", "offset"),
+    [
+        ("beginning", None, 10),
+        ("end", None, 20),
+        ("stored", None, 20),  # no committed offset: the end
+        ("15", None, 15),
+        ("3", None, 10),  # below the log start: its start
+        ("99", None, 20),  # past the end: the end
+        ("-4", None, 16),
+        ("-40", None, 10),
+        ("@1", 12, 12),
+        ("@1", None, 20),  # nothing at or after the time: the end
+    ],
+)
+def test_a_start_position_means_one_offset_of_the_log(
+    spec: str, at_time: int | None, offset: int
+) -> None:
+    assert StartAt.parse(spec).offset_between(10, 20, at_time) == offset
+
+
 def test_naive_times_are_local() -> None:
     assert parse_time_ms("2023-11-14T22:13:20+00:00") == 1_700_000_000_000
     assert isinstance(parse_time_ms("2023-11-14T22:13:20"), int)

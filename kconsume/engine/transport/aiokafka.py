@@ -27,20 +27,14 @@ from aiokafka.protocol.group import LeaveGroupRequest
 
 from ...errors import (
     BrokerUnreachableError,
-    EndUnknownError,
     KConsumeError,
-    UnknownTopicError,
     UnreadableRecordsError,
 )
 from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
-from .base import (
-    ConsumerDriver,
-    RebalanceHandler,
-    RecordLike,
-    Transport,
-)
+from . import base
+from .base import ClientDriver, ConsumerDriver, RebalanceHandler, RecordLike, Transport
 from .diagnose import connect_failure
 
 __all__ = [
@@ -99,7 +93,6 @@ STOP_TIMEOUT = 10.0
 #: ``-X isolation.level``; ``isolation_level="read_uncommitted"`` shows them.
 DEFAULT_ISOLATION_LEVEL = "read_committed"
 #: Seconds a fetch may take to confirm the end offsets ListOffsets gave.
-END_CONFIRM_TIMEOUT = 5.0
 
 
 class KafkaConsumer(Consumer):
@@ -157,7 +150,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._handler.on_partitions_assigned({TP(tp.topic, tp.partition) for tp in assigned})
 
 
-class AIOKafkaDriver:
+class AIOKafkaDriver(ClientDriver[AIOKafkaConsumer]):
     """An ``AIOKafkaConsumer`` behind the :class:`ConsumerDriver` interface.
 
     With a group it subscribes and reports the group's rebalances; without one it
@@ -196,16 +189,6 @@ class AIOKafkaDriver:
         self._client: AIOKafkaConsumer | None = None
 
     @property
-    def client(self) -> AIOKafkaConsumer:
-        if self._client is None:
-            raise KConsumeError("the Kafka client is not started")
-        return self._client
-
-    @property
-    def group_id(self) -> str | None:
-        return self._group_id
-
-    @property
     def generation(self) -> int | None:
         generation = getattr(getattr(self._client, "_coordinator", None), "generation", None)
         return generation if isinstance(generation, int) and generation >= 0 else None
@@ -233,10 +216,7 @@ class AIOKafkaDriver:
         missing = sorted(set(topics) - existing)
         if missing:
             await self._client.stop()
-            raise UnknownTopicError(
-                f"unknown topic{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
-                f"(the broker has {len(existing)} topic{'s' if len(existing) != 1 else ''})"
-            )
+            raise base.unknown_topics(missing, existing)
         if self._group_id is not None and self._partitions is None:
             self._client.subscribe(topics=topics, listener=_Listener(self._handler))
             return
@@ -481,7 +461,7 @@ class AIOKafkaDriver:
             for tp in probe_tps:
                 probe.seek(tp, listed[tp] - 1)
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + END_CONFIRM_TIMEOUT
+            deadline = loop.time() + base.END_CONFIRM_TIMEOUT
             while missing and loop.time() < deadline:
                 # Only the end is wanted: records the probe cannot decode do not matter
                 # (the response set the highwater before its records were read).
@@ -495,11 +475,7 @@ class AIOKafkaDriver:
         finally:
             await probe.stop()
         if missing:
-            names = ", ".join(str(TP(tp.topic, tp.partition)) for tp in sorted(missing))
-            raise EndUnknownError(
-                f"could not confirm the end offset of {names}: no fetch answered in "
-                f"{END_CONFIRM_TIMEOUT:g}s"
-            )
+            raise base.ends_unconfirmed(TP(tp.topic, tp.partition) for tp in missing)
         return ends
 
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
@@ -515,18 +491,10 @@ class AIOKafkaDriver:
         if start.kind == "time":
             found = await self.client.offsets_for_times(dict.fromkeys(kafka_tps, start.value))
         for tp in kafka_tps:
-            low, high = begin[tp], end[tp]
-            if start.kind == "offset":
-                offset = min(max(start.value, low), high)
-            elif start.kind == "from_end":
-                offset = max(low, high - start.value)
-            elif start.kind == "time":
-                hit = found.get(tp)
-                # None: nothing at or after that time; Tansu says so as (offset 0, timestamp -1)
-                offset = high if hit is None or hit.timestamp < 0 else hit.offset
-            else:  # end, and stored without a committed offset
-                offset = high
-            out[TP(tp.topic, tp.partition)] = offset
+            hit = found.get(tp)
+            # None: nothing at or after that time; Tansu says so as (offset 0, timestamp -1)
+            at_time = None if hit is None or hit.timestamp < 0 else hit.offset
+            out[TP(tp.topic, tp.partition)] = start.offset_between(begin[tp], end[tp], at_time)
         return out
 
     def seek(self, tp: TP, offset: int) -> None:

@@ -9,8 +9,8 @@ a real broker.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ...errors import EndUnknownError, KConsumeError, UnknownTopicError
 from ..positions import StartAt
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ..consumer import Consumer
 
 __all__ = [
+    "END_CONFIRM_TIMEOUT",
+    "ClientDriver",
     "ConsumerDriver",
     "EndUnknownError",
     "KConsumeError",
@@ -28,7 +30,31 @@ __all__ = [
     "RecordLike",
     "Transport",
     "UnknownTopicError",
+    "ends_unconfirmed",
+    "unknown_topics",
 ]
+
+#: Seconds a driver's ``end_offsets`` waits for a fetch to confirm a listed end.
+END_CONFIRM_TIMEOUT = 5.0
+
+ClientT = TypeVar("ClientT")
+
+
+def unknown_topics(missing: Sequence[str], existing: Collection[str]) -> UnknownTopicError:
+    """The error a driver's ``start`` raises when the broker lacks some of its topics."""
+    return UnknownTopicError(
+        f"unknown topic{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+        f"(the broker has {len(existing)} topic{'s' if len(existing) != 1 else ''})"
+    )
+
+
+def ends_unconfirmed(missing: Iterable[TP]) -> EndUnknownError:
+    """The error a driver's ``end_offsets`` raises when no fetch confirmed these ends."""
+    names = ", ".join(str(tp) for tp in sorted(missing))
+    return EndUnknownError(
+        f"could not confirm the end offset of {names}: no fetch answered in "
+        f"{END_CONFIRM_TIMEOUT:g}s"
+    )
 
 
 class RecordLike(Protocol):
@@ -131,6 +157,28 @@ MessageCallback = Callable[[Message], Awaitable[None] | None]
 #: Delivers a slice: consecutive messages of one partition, in offset order.
 SliceCallback = Callable[[list[Message]], None]
 PartitionsCallback = Callable[[set[TP]], Awaitable[None]]
+
+
+class ClientDriver(Generic[ClientT]):
+    """What every driver keeps the same way: its group and the client ``start`` makes.
+
+    Subclasses set ``_group_id`` and ``_client`` (None until started, and again once
+    closed) in their constructor and lifecycle methods.
+    """
+
+    _group_id: str | None
+    _client: ClientT | None
+
+    @property
+    def client(self) -> ClientT:
+        """The started client; KConsumeError before ``start`` (or after ``stop``)."""
+        if self._client is None:
+            raise KConsumeError("the Kafka client is not started")
+        return self._client
+
+    @property
+    def group_id(self) -> str | None:
+        return self._group_id
 
 
 class Transport:

@@ -56,11 +56,12 @@ from confluent_kafka import (
     Consumer as RdConsumer,
 )
 
-from ...errors import BrokerUnreachableError, EndUnknownError, KConsumeError, UnknownTopicError
+from ...errors import BrokerUnreachableError, KConsumeError
 from ..consumer import Consumer
 from ..positions import StartAt
 from ..types import TP
-from .base import ConsumerDriver, RebalanceHandler, RecordLike, Transport
+from . import base
+from .base import ClientDriver, ConsumerDriver, RebalanceHandler, RecordLike, Transport
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -114,7 +115,6 @@ STOP_TIMEOUT = 10.0
 #: Seconds a request that waits for a broker may take (metadata, offsets).
 REQUEST_TIMEOUT = 10.0
 #: Seconds a fetch may take to confirm the end offsets ListOffsets gave.
-END_CONFIRM_TIMEOUT = 5.0
 
 #: The aiokafka transport's setting names (``App(..., session_timeout_ms=...)``) in
 #: librdkafka's: the same App settings work on both clients.
@@ -329,7 +329,7 @@ def _run_call(call: _Call) -> None:
         future.set_exception(exc)
 
 
-class RdKafkaDriver:
+class RdKafkaDriver(ClientDriver[RdConsumer]):
     """A confluent-kafka ``Consumer`` behind the :class:`ConsumerDriver` interface.
 
     With a group it subscribes and reports the group's rebalances; without one it
@@ -412,16 +412,6 @@ class RdKafkaDriver:
     # -- identity ---------------------------------------------------------------
 
     @property
-    def client(self) -> RdConsumer:
-        if self._client is None:
-            raise KConsumeError("the Kafka client is not started")
-        return self._client
-
-    @property
-    def group_id(self) -> str | None:
-        return self._group_id
-
-    @property
     def generation(self) -> int | None:
         """The group generation of the last assignment (None before one)."""
         return self._generation
@@ -473,10 +463,7 @@ class RdKafkaDriver:
         missing = sorted(set(topics) - existing)
         if missing:
             await self._close_now()
-            raise UnknownTopicError(
-                f"unknown topic{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
-                f"(the broker has {len(existing)} topic{'s' if len(existing) != 1 else ''})"
-            )
+            raise base.unknown_topics(missing, existing)
         if self._group_id is not None and self._partitions is None:
             self._client.subscribe(
                 topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
@@ -1037,7 +1024,7 @@ class RdKafkaDriver:
                 client.assign(
                     [TopicPartition(tp.topic, tp.partition, listed[tp] - 1) for tp in probe_tps]
                 )
-                deadline = time.monotonic() + END_CONFIRM_TIMEOUT
+                deadline = time.monotonic() + base.END_CONFIRM_TIMEOUT
                 while missing and time.monotonic() < deadline:
                     client.consume(len(probe_tps), 0.1)
                     for tp in list(missing):
@@ -1053,11 +1040,7 @@ class RdKafkaDriver:
 
         missing = await _in_thread(probe)
         if missing:
-            names = ", ".join(str(tp) for tp in sorted(missing))
-            raise EndUnknownError(
-                f"could not confirm the end offset of {names}: no fetch answered in "
-                f"{END_CONFIRM_TIMEOUT:g}s"
-            )
+            raise base.ends_unconfirmed(missing)
         return ends
 
     async def start_offsets(self, tps: Iterable[TP], start: StartAt) -> dict[TP, int]:
@@ -1071,17 +1054,8 @@ class RdKafkaDriver:
         found = await self._list_offsets(wanted, start.value) if start.kind == "time" else {}
         out: dict[TP, int] = {}
         for tp in wanted:
-            low, high = begin[tp], end[tp]
-            if start.kind == "offset":
-                offset = min(max(start.value, low), high)
-            elif start.kind == "from_end":
-                offset = max(low, high - start.value)
-            elif start.kind == "time":
-                hit = found.get(tp, -1)
-                offset = high if hit < 0 else hit
-            else:
-                offset = high
-            out[tp] = offset
+            hit = found.get(tp, -1)
+            out[tp] = start.offset_between(begin[tp], end[tp], None if hit < 0 else hit)
         return out
 
 

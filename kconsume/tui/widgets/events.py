@@ -42,32 +42,30 @@ __all__ = ["EventLog", "event_kind"]
 MAX_LINES = 1000
 
 
+#: (event types, label, level) in the order they are tried: subclasses before the
+#: classes they extend (LivelockWarning is a WatchdogWarning).
+KINDS: tuple[tuple[type[EngineEvent] | tuple[type[EngineEvent], ...], str, str], ...] = (
+    (LivelockWarning, "blocked", "error"),
+    (LivelockCleared, "unblocked", "success"),
+    (CommitFailed, "commit", "error"),
+    (MessageSkipped, "skipped", "warning"),
+    (HandlerTimedOut, "timeout", "warning"),
+    (BackPressureWarning, "pressure", "warning"),
+    (StopStarted, "stopping", "info"),
+    (StopLeftUncommitted, "stopped", "warning"),
+    (DecodeError, "decode", "warning"),
+    (RevokeDrainTimeout, "revoke", "warning"),
+    ((RebalanceStarted, PartitionsRevoked, PartitionsAssigned), "rebalance", "info"),
+)
+
+
 def event_kind(event: EngineEvent) -> tuple[str, str]:
     """(label, level) of an event: level is info, success, warning or error."""
     if isinstance(event, Notice):
         return "note", event.level
-    if isinstance(event, LivelockWarning):
-        return "blocked", "error"
-    if isinstance(event, LivelockCleared):
-        return "unblocked", "success"
-    if isinstance(event, CommitFailed):
-        return "commit", "error"
-    if isinstance(event, MessageSkipped):
-        return "skipped", "warning"
-    if isinstance(event, HandlerTimedOut):
-        return "timeout", "warning"
-    if isinstance(event, BackPressureWarning):
-        return "pressure", "warning"
-    if isinstance(event, StopStarted):
-        return "stopping", "info"
-    if isinstance(event, StopLeftUncommitted):
-        return "stopped", "warning"
-    if isinstance(event, DecodeError):
-        return "decode", "warning"
-    if isinstance(event, RevokeDrainTimeout):
-        return "revoke", "warning"
-    if isinstance(event, RebalanceStarted | PartitionsRevoked | PartitionsAssigned):
-        return "rebalance", "info"
+    for types, label, level in KINDS:
+        if isinstance(event, types):
+            return label, level
     return _by_name(type(event).__name__)
 
 
